@@ -1,0 +1,169 @@
+//! Command line: `serve`, `migrate`, `merchant create|list`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::domain::{ApiKey, WebhookSecret};
+use crate::startup::Application;
+use crate::store::merchants::NewMerchant;
+use crate::store::{Store, now_ms};
+
+#[derive(Debug, Parser)]
+#[command(name = "thirdfactor", version, about = "Self-hosted biometric verification server")]
+pub struct Cli {
+    /// Configuration file (TOML); default ./thirdfactor.toml if it exists.
+    #[arg(long, global = true, env = "THIRDFACTOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP(S) server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage merchants (integrators).
+    #[command(subcommand)]
+    Merchant(MerchantCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MerchantCommand {
+    /// Create a merchant; prints its API key and webhook secret once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Every session's backend_url must lie under this URL.
+        #[arg(long)]
+        webhook_base: String,
+        /// Merchant id (default: the next free number).
+        #[arg(long)]
+        id: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List merchants (never their keys).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    crate::telemetry::init_logging(&settings.log);
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => migrate(&settings).await,
+        Command::Merchant(MerchantCommand::Create { name, webhook_base, id, json }) => {
+            create_merchant(&settings, &name, &webhook_base, id, json).await
+        }
+        Command::Merchant(MerchantCommand::List { json }) => list_merchants(&settings, json).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    rustls::crypto::ring::default_provider().install_default().ok();
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store =
+        Store::connect(&settings.database_url(), 2, Duration::from_secs(settings.database.connect_timeout_secs))
+            .await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let version = store.schema_version().await?.unwrap_or(0);
+    println!("database schema at version {version}");
+    Ok(())
+}
+
+async fn create_merchant(
+    settings: &Settings,
+    name: &str,
+    webhook_base: &str,
+    id: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty() && name.len() <= 200, "--name must be 1 to 200 characters");
+    let base = url::Url::parse(webhook_base).map_err(|e| anyhow::anyhow!("--webhook-base is not a URL: {e}"))?;
+    anyhow::ensure!(matches!(base.scheme(), "https" | "http"), "--webhook-base must be an http(s) URL");
+    anyhow::ensure!(base.host_str().is_some(), "--webhook-base has no host");
+    let store = open_store(settings).await?;
+    let id = match id {
+        Some(id) => id,
+        None => store.next_merchant_id().await?,
+    };
+    anyhow::ensure!(store.merchant(&id).await?.is_none(), "merchant {id} already exists");
+    let key = ApiKey::generate();
+    let secret = WebhookSecret::generate();
+    store
+        .insert_merchant(&NewMerchant {
+            id: &id,
+            name,
+            api_key_hash: &key.hash(),
+            api_key_hint: &key.hint(),
+            webhook_base: base.as_str(),
+            webhook_secret: secret.expose(),
+            created_at: now_ms(),
+        })
+        .await?;
+    if json {
+        let out = serde_json::json!({
+            "merchant_id": id, "name": name, "webhook_base": base.as_str(),
+            "api_key": key.expose(), "webhook_secret": secret.expose(),
+        });
+        println!("{out}");
+    } else {
+        println!("merchant_id:    {id}");
+        println!("name:           {name}");
+        println!("webhook_base:   {base}");
+        println!("api_key:        {}", key.expose());
+        println!("webhook_secret: {}", secret.expose());
+        println!("Store the API key and webhook secret now: they are not shown again.");
+    }
+    Ok(())
+}
+
+async fn list_merchants(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let merchants = store.merchants().await?;
+    if json {
+        let rows: Vec<_> = merchants
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "merchant_id": m.id, "name": m.name, "api_key_hint": m.api_key_hint,
+                    "webhook_base": m.webhook_base, "created_at": crate::sessions::rfc3339(m.created_at),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    println!("{:<6} {:<24} {:<14} {:<40} created", "id", "name", "key", "webhook base");
+    for m in merchants {
+        println!(
+            "{:<6} {:<24} {:<14} {:<40} {}",
+            m.id,
+            m.name,
+            m.api_key_hint,
+            m.webhook_base,
+            crate::sessions::rfc3339(m.created_at)
+        );
+    }
+    Ok(())
+}

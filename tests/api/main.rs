@@ -1,0 +1,11 @@
+//! Integration tests: the real server on a free port, real models, a real SQLite file and a
+//! real PostgreSQL (started by scripts/test; its URL in THIRDFACTOR_TEST_PG_URL).
+
+mod helpers;
+
+mod capture_link;
+mod cli;
+mod health;
+mod migrations;
+mod sessions;
+mod startup;
