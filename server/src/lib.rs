@@ -10,6 +10,7 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod eval;
 pub mod sessions;
 pub mod startup;
 pub mod store;

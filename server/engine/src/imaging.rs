@@ -1,0 +1,199 @@
+//! Image intake shared by every engine: only JPEG, PNG and WebP; size and pixel limits
+//! checked from the header before any pixel is decoded (decompression bombs); EXIF
+//! orientation applied; metadata dropped (the decoded pixels carry none); fast resizing.
+
+use std::io::Cursor;
+
+use fast_image_resize::images::Image as FirImage;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+
+/// Bounds on what an upload may be.
+#[derive(Debug, Clone, Copy)]
+pub struct IntakeLimits {
+    pub max_bytes: usize,
+    pub max_side: u32,
+    pub max_pixels: u64,
+}
+
+impl Default for IntakeLimits {
+    /// Enough for a 48-MP phone photo; far below what would exhaust memory.
+    fn default() -> Self {
+        Self { max_bytes: 20 * 1024 * 1024, max_side: 12_000, max_pixels: 50_000_000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImageError {
+    #[error("the image is empty")]
+    Empty,
+    #[error("the image is {bytes} bytes; the limit is {max}")]
+    TooManyBytes { bytes: usize, max: usize },
+    #[error("unsupported image format; send JPEG, PNG or WebP")]
+    UnsupportedFormat,
+    #[error("the image is {width}×{height} pixels; the limit is {max_side} per side and {max_pixels} in total")]
+    TooManyPixels { width: u32, height: u32, max_side: u32, max_pixels: u64 },
+    #[error("the image cannot be decoded: {0}")]
+    Corrupt(String),
+}
+
+impl ImageError {
+    /// Stable reason code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ImageError::Empty | ImageError::Corrupt(_) => "image_unreadable",
+            ImageError::TooManyBytes { .. } => "image_too_large",
+            ImageError::UnsupportedFormat => "unsupported_image_format",
+            ImageError::TooManyPixels { .. } => "image_too_many_pixels",
+        }
+    }
+}
+
+/// Identifies the format from the first bytes (never from a client's content type).
+pub fn sniff_format(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
+    match image::guess_format(bytes) {
+        Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)) => Ok(f),
+        _ => Err(ImageError::UnsupportedFormat),
+    }
+}
+
+/// Decodes an upload to upright RGB, enforcing `limits`.
+pub fn decode(bytes: &[u8], limits: &IntakeLimits) -> Result<RgbImage, ImageError> {
+    if bytes.is_empty() {
+        return Err(ImageError::Empty);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(ImageError::TooManyBytes { bytes: bytes.len(), max: limits.max_bytes });
+    }
+    let format = sniff_format(bytes)?;
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_image_width = Some(limits.max_side);
+    decoder_limits.max_image_height = Some(limits.max_side);
+    decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(4) + (64 << 20));
+    reader.limits(decoder_limits);
+    let mut decoder = reader.into_decoder().map_err(|e| header_error(e, limits))?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(ImageError::Corrupt("zero-sized image".into()));
+    }
+    if width > limits.max_side || height > limits.max_side || u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(ImageError::TooManyPixels {
+            width,
+            height,
+            max_side: limits.max_side,
+            max_pixels: limits.max_pixels,
+        });
+    }
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    image.apply_orientation(orientation);
+    Ok(image.into_rgb8())
+}
+
+fn header_error(e: image::ImageError, limits: &IntakeLimits) -> ImageError {
+    match e {
+        image::ImageError::Limits(_) => {
+            ImageError::TooManyPixels { width: 0, height: 0, max_side: limits.max_side, max_pixels: limits.max_pixels }
+        }
+        image::ImageError::Unsupported(_) => ImageError::UnsupportedFormat,
+        other => ImageError::Corrupt(other.to_string()),
+    }
+}
+
+/// Decodes and, if larger, scales so the longer side is at most `max_side`.
+pub fn decode_bounded(bytes: &[u8], limits: &IntakeLimits, max_side: u32) -> Result<RgbImage, ImageError> {
+    let image = decode(bytes, limits)?;
+    Ok(fit_within(&image, max_side))
+}
+
+/// Scales down (never up) so the longer side is at most `max_side`, keeping the aspect.
+pub fn fit_within(image: &RgbImage, max_side: u32) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let longer = w.max(h);
+    if longer <= max_side {
+        return image.clone();
+    }
+    let scale = max_side as f64 / longer as f64;
+    let nw = ((w as f64 * scale).round() as u32).max(1);
+    let nh = ((h as f64 * scale).round() as u32).max(1);
+    resize(image, nw, nh)
+}
+
+/// SIMD resize (bilinear convolution; antialiased when shrinking).
+pub fn resize(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+    if image.dimensions() == (width, height) {
+        return image.clone();
+    }
+    let src = FirImage::from_vec_u8(image.width(), image.height(), image.as_raw().clone(), PixelType::U8x3)
+        .expect("buffer length matches RGB dimensions");
+    let mut dst = FirImage::new(width, height, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new().resize(&src, &mut dst, &options).expect("same pixel type on both sides");
+    RgbImage::from_raw(width, height, dst.into_vec()).expect("buffer length matches dimensions")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(img: &RgbImage, format: ImageFormat) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn decodes_supported_formats() {
+        let img = RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        for format in [ImageFormat::Png, ImageFormat::Jpeg] {
+            let decoded = decode(&encode(&img, format), &IntakeLimits::default()).unwrap();
+            assert_eq!(decoded.dimensions(), (64, 48));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_input_clearly() {
+        let limits = IntakeLimits::default();
+        assert_eq!(decode(b"", &limits), Err(ImageError::Empty));
+        assert_eq!(decode(b"GIF89a....", &limits), Err(ImageError::UnsupportedFormat));
+        assert_eq!(decode(b"hello world", &limits), Err(ImageError::UnsupportedFormat));
+        let img = RgbImage::from_pixel(64, 48, image::Rgb([1, 2, 3]));
+        let png = encode(&img, ImageFormat::Png);
+        assert!(matches!(decode(&png[..png.len() / 2], &limits), Err(ImageError::Corrupt(_))));
+        let small = IntakeLimits { max_bytes: 10, ..limits };
+        assert!(matches!(decode(&png, &small), Err(ImageError::TooManyBytes { .. })));
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn rejects_decompression_bombs_from_the_header() {
+        // A valid 20000×20000 PNG header: refused before any pixel is allocated.
+        let img = RgbImage::from_pixel(1, 1, image::Rgb([0, 0, 0]));
+        let mut png = encode(&img, ImageFormat::Png);
+        png[16..20].copy_from_slice(&20_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        let err = decode(&png, &IntakeLimits::default()).unwrap_err();
+        assert_eq!(err.code(), "image_too_many_pixels");
+    }
+
+    #[test]
+    fn fit_within_keeps_aspect() {
+        let img = RgbImage::from_pixel(4000, 3000, image::Rgb([9, 9, 9]));
+        let small = fit_within(&img, 640);
+        assert_eq!(small.dimensions(), (640, 480));
+        assert_eq!(small.get_pixel(100, 100), &image::Rgb([9, 9, 9]));
+    }
+}

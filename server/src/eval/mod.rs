@@ -1,0 +1,4 @@
+//! Evaluation commands (`thirdfactor eval …`): accuracy and speed of the engines on a
+//! labelled folder, written as JSON + Markdown + PNG plots.
+
+pub mod report;
