@@ -98,6 +98,12 @@ pub struct SessionSettings {
 pub struct WebhookSettings {
     /// Allow `backend_url`s resolving to loopback or private addresses (local setups, tests).
     pub allow_private_targets: bool,
+    pub timeout_secs: u64,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: i64,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_secs: u64,
+    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +164,18 @@ impl Settings {
             format!("sqlite://{}?mode=rwc", self.paths.data_dir.join("thirdfactor.db").display())
         } else {
             self.database.url.clone()
+        }
+    }
+
+    pub fn delivery_policy(&self) -> crate::webhooks::DeliveryPolicy {
+        let w = &self.webhooks;
+        crate::webhooks::DeliveryPolicy {
+            timeout: std::time::Duration::from_secs(w.timeout_secs.max(1)),
+            max_attempts: w.max_attempts.max(1),
+            initial_backoff: std::time::Duration::from_millis(w.initial_backoff_ms.max(1)),
+            max_backoff: std::time::Duration::from_secs(w.max_backoff_secs.max(1)),
+            poll_interval: std::time::Duration::from_millis(w.poll_interval_ms.max(10)),
+            allow_private_targets: w.allow_private_targets,
         }
     }
 

@@ -2,10 +2,12 @@
 //! (created → in_progress → approved | rejected | cancelled | expired), and the result
 //! payload that the API and the webhook share.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::Notify;
 use utoipa::ToSchema;
 
 use crate::domain::{
@@ -13,7 +15,8 @@ use crate::domain::{
     Step, WebhookUrl,
 };
 use crate::store::merchants::Merchant;
-use crate::store::sessions::SessionRecord;
+use crate::store::sessions::{SessionEnd, SessionRecord};
+use crate::store::webhooks::NewDelivery;
 use crate::store::{Store, StoreError, now_ms};
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +115,130 @@ pub struct SessionPolicy {
     pub allow_private_targets: bool,
 }
 
-pub async fn create(
+/// The session service: storage, policy, and the webhook worker's wake-up.
+#[derive(Clone)]
+pub struct Sessions {
+    pub store: Store,
+    pub policy: SessionPolicy,
+    pub webhook_wake: Arc<Notify>,
+}
+
+/// How a session ends.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub reasons: Vec<String>,
+    pub scores: serde_json::Map<String, Value>,
+    pub data: Option<Value>,
+}
+
+impl Sessions {
+    pub async fn create(&self, merchant: &Merchant, request: &SessionRequest) -> Result<CreatedSession, SessionError> {
+        create(&self.store, &self.policy, merchant, request).await
+    }
+
+    /// Loads a session of `merchant`; another merchant's session is reported as not found.
+    pub async fn load_for_merchant(&self, merchant: &Merchant, id: &str) -> Result<SessionRecord, SessionError> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(SessionError::NotFound);
+        }
+        let record =
+            self.store.session(id).await?.filter(|s| s.merchant_id == merchant.id).ok_or(SessionError::NotFound)?;
+        self.expire_if_due(record).await
+    }
+
+    /// Ends a session whose time is up, so every reader sees `expired` at once (the sweeper
+    /// does the same in the background).
+    pub async fn expire_if_due(&self, record: SessionRecord) -> Result<SessionRecord, SessionError> {
+        let open = SessionStatus::parse(&record.status).is_some_and(|s| !s.is_final());
+        if open && record.expires_at <= now_ms() {
+            self.finish(&record, SessionStatus::Expired, Outcome::default()).await?;
+            return self.store.session(&record.id).await?.ok_or(SessionError::NotFound);
+        }
+        Ok(record)
+    }
+
+    pub async fn cancel(&self, merchant: &Merchant, id: &str) -> Result<SessionRecord, SessionError> {
+        let record = self.load_for_merchant(merchant, id).await?;
+        self.cancel_record(&record).await?;
+        tracing::info!(session_id = %id, "session cancelled");
+        self.store.session(id).await?.ok_or(SessionError::NotFound)
+    }
+
+    /// Cancels an open session (by the integrator or the user).
+    pub async fn cancel_record(&self, record: &SessionRecord) -> Result<(), SessionError> {
+        if let Some(status) = SessionStatus::parse(&record.status).filter(|s| s.is_final()) {
+            return Err(SessionError::Ended(status.as_str()));
+        }
+        if !self.finish(record, SessionStatus::Cancelled, Outcome::default()).await? {
+            let now = self.store.session(&record.id).await?.ok_or(SessionError::NotFound)?;
+            let status = SessionStatus::parse(&now.status).unwrap_or(SessionStatus::Expired);
+            return Err(SessionError::Ended(status.as_str()));
+        }
+        Ok(())
+    }
+
+    /// Ends the session with `status` and queues its webhook; false if another writer ended
+    /// it first.
+    pub async fn finish(
+        &self,
+        record: &SessionRecord,
+        status: SessionStatus,
+        outcome: Outcome,
+    ) -> Result<bool, SessionError> {
+        let mut ended = record.clone();
+        ended.status = status.as_str().to_string();
+        ended.reasons = serde_json::to_string(&outcome.reasons).unwrap_or_else(|_| "[]".into());
+        let mut result = SessionResult::of(&ended);
+        result.scores = outcome.scores;
+        result.data = outcome.data;
+        let payload = serde_json::to_string(&result).unwrap_or_default();
+        let now = now_ms();
+        let delivery = NewDelivery {
+            id: uuid::Uuid::new_v4().to_string(),
+            session_id: record.id.clone(),
+            merchant_id: record.merchant_id.clone(),
+            url: WebhookUrl::fill(&record.backend_url, &record.id),
+            body: payload.clone(),
+            created_at: now,
+        };
+        let end =
+            SessionEnd { id: &record.id, status: status.as_str(), reasons: &ended.reasons, result: &payload, now };
+        let changed = self.store.end_session(&end, &delivery).await?;
+        if changed {
+            metrics::counter!("thirdfactor_sessions_ended_total", "status" => status.as_str()).increment(1);
+            self.webhook_wake.notify_one();
+        }
+        Ok(changed)
+    }
+
+    /// Marks overdue open sessions `expired`; returns how many.
+    pub async fn sweep_expired(&self) -> Result<usize, SessionError> {
+        let mut count = 0;
+        for record in self.store.overdue_sessions(now_ms(), 500).await? {
+            if self.finish(&record, SessionStatus::Expired, Outcome::default()).await? {
+                count += 1;
+            }
+        }
+        if count > 0 {
+            tracing::info!(count, "sessions expired");
+        }
+        Ok(count)
+    }
+
+    pub async fn lookup_capture(&self, raw_token: &str) -> Result<CaptureLookup, SessionError> {
+        let Some(token) = CaptureToken::parse(raw_token) else {
+            return Ok(CaptureLookup::Unknown);
+        };
+        let Some(record) = self.store.session_by_token_hash(&token.hash()).await? else {
+            return Ok(CaptureLookup::Unknown);
+        };
+        let record = self.expire_if_due(record).await?;
+        let ended = SessionStatus::parse(&record.status).is_none_or(|s| s.is_final());
+        Ok(if ended { CaptureLookup::Ended(record) } else { CaptureLookup::Open(record) })
+    }
+}
+
+async fn create(
     store: &Store,
     policy: &SessionPolicy,
     merchant: &Merchant,
@@ -183,72 +309,6 @@ async fn check_public_target(url: &WebhookUrl) -> Result<(), SessionError> {
         .into());
     }
     Ok(())
-}
-
-/// Loads a session of `merchant`; another merchant's session is reported as not found.
-pub async fn load_for_merchant(store: &Store, merchant: &Merchant, id: &str) -> Result<SessionRecord, SessionError> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(SessionError::NotFound);
-    }
-    let record = store.session(id).await?.filter(|s| s.merchant_id == merchant.id).ok_or(SessionError::NotFound)?;
-    expire_if_due(store, record).await
-}
-
-/// Ends a session whose time is up, so every reader sees `expired` at once (the sweeper
-/// does the same in the background).
-pub async fn expire_if_due(store: &Store, record: SessionRecord) -> Result<SessionRecord, SessionError> {
-    let open = SessionStatus::parse(&record.status).is_some_and(|s| !s.is_final());
-    if open && record.expires_at <= now_ms() {
-        finish(store, &record, SessionStatus::Expired, &[]).await?;
-        return store.session(&record.id).await?.ok_or(SessionError::NotFound);
-    }
-    Ok(record)
-}
-
-pub async fn cancel(store: &Store, merchant: &Merchant, id: &str) -> Result<SessionRecord, SessionError> {
-    let record = load_for_merchant(store, merchant, id).await?;
-    if let Some(status) = SessionStatus::parse(&record.status).filter(|s| s.is_final()) {
-        return Err(SessionError::Ended(status.as_str()));
-    }
-    if !finish(store, &record, SessionStatus::Cancelled, &[]).await? {
-        let now = store.session(id).await?.ok_or(SessionError::NotFound)?;
-        let status = SessionStatus::parse(&now.status).unwrap_or(SessionStatus::Expired);
-        return Err(SessionError::Ended(status.as_str()));
-    }
-    tracing::info!(session_id = %id, "session cancelled");
-    store.session(id).await?.ok_or(SessionError::NotFound)
-}
-
-/// Ends the session with `status`; false if another writer ended it first.
-async fn finish(
-    store: &Store,
-    record: &SessionRecord,
-    status: SessionStatus,
-    reasons: &[&str],
-) -> Result<bool, SessionError> {
-    let mut ended = record.clone();
-    ended.status = status.as_str().to_string();
-    ended.reasons = serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into());
-    let payload = serde_json::to_string(&SessionResult::of(&ended)).unwrap_or_default();
-    let changed = store.end_session(&record.id, status.as_str(), &ended.reasons, &payload, now_ms()).await?;
-    if changed {
-        metrics::counter!("thirdfactor_sessions_ended_total", "status" => status.as_str()).increment(1);
-    }
-    Ok(changed)
-}
-
-/// Marks overdue open sessions `expired`; returns how many.
-pub async fn sweep_expired(store: &Store) -> Result<usize, SessionError> {
-    let mut count = 0;
-    for record in store.overdue_sessions(now_ms(), 500).await? {
-        if finish(store, &record, SessionStatus::Expired, &[]).await? {
-            count += 1;
-        }
-    }
-    if count > 0 {
-        tracing::info!(count, "sessions expired");
-    }
-    Ok(count)
 }
 
 /// The result of an ended session: the webhook body, and `result` in `GET /sessions/{id}`.
@@ -338,16 +398,4 @@ pub enum CaptureLookup {
     Unknown,
     Ended(SessionRecord),
     Open(SessionRecord),
-}
-
-pub async fn lookup_capture(store: &Store, raw_token: &str) -> Result<CaptureLookup, SessionError> {
-    let Some(token) = CaptureToken::parse(raw_token) else {
-        return Ok(CaptureLookup::Unknown);
-    };
-    let Some(record) = store.session_by_token_hash(&token.hash()).await? else {
-        return Ok(CaptureLookup::Unknown);
-    };
-    let record = expire_if_due(store, record).await?;
-    let ended = SessionStatus::parse(&record.status).is_none_or(|s| s.is_final());
-    Ok(if ended { CaptureLookup::Ended(record) } else { CaptureLookup::Open(record) })
 }

@@ -9,13 +9,15 @@ use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use thirdfactor_engine::models::{ModelError, ModelSet};
+use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::api::error::{ApiError, api_not_found, json_error};
 use crate::config::{Settings, TlsMode};
-use crate::sessions::{self, SessionPolicy};
+use crate::sessions::{SessionPolicy, Sessions};
 use crate::store::{Store, StoreError};
 use crate::tls::{self, TlsError};
+use crate::webhooks::Dispatcher;
 use crate::{api, capture, telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,8 @@ pub enum StartupError {
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("HTTP client: {0}")]
+    Http(String),
     #[error("model loading panicked")]
     Join,
 }
@@ -35,8 +39,8 @@ pub enum StartupError {
 /// Shared by every request handler.
 pub struct AppState {
     pub store: Store,
+    pub sessions: Sessions,
     pub models: Arc<ModelSet>,
-    pub session_policy: SessionPolicy,
     /// Base of capture links, without a trailing slash.
     pub public_url: String,
 }
@@ -46,7 +50,7 @@ pub struct Application {
     public_url: String,
     server: Server,
     store: Store,
-    sweeper: tokio::task::JoinHandle<()>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     ready_after: Duration,
 }
 
@@ -69,22 +73,35 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr: settings.server.bind.to_string(), source })?;
         let tls = tls::server_config(&settings)?;
         let public_url = public_url(&settings, local.port());
-        let state = web::Data::new(AppState {
+        let webhook_wake = Arc::new(Notify::new());
+        let sessions = Sessions {
             store: store.clone(),
-            models,
-            session_policy: SessionPolicy {
+            policy: SessionPolicy {
                 ttl: Duration::from_secs(settings.sessions.ttl_secs),
                 allow_private_targets: settings.webhooks.allow_private_targets,
             },
+            webhook_wake: webhook_wake.clone(),
+        };
+        let dispatcher = Dispatcher::new(store.clone(), settings.delivery_policy(), webhook_wake)
+            .map_err(|e| StartupError::Http(e.to_string()))?;
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            sessions: sessions.clone(),
+            models,
             public_url: public_url.clone(),
         });
         let server = http_server(&settings, state, listener, tls)?;
-        let sweeper =
-            tokio::spawn(sweep_loop(store.clone(), Duration::from_secs(settings.sessions.sweep_interval_secs.max(1))));
+        let every = Duration::from_secs(settings.sessions.sweep_interval_secs.max(1));
+        let background = vec![tokio::spawn(sweep_loop(sessions, every)), tokio::spawn(dispatcher.run())];
         let ready_after = started.elapsed();
         metrics::gauge!("thirdfactor_startup_seconds").set(ready_after.as_secs_f64());
         tracing::info!(%public_url, port = local.port(), ms = ready_after.as_millis() as u64, "ready");
-        Ok(Self { port: local.port(), public_url, server, store, sweeper, ready_after })
+        Ok(Self { port: local.port(), public_url, server, store, background, ready_after })
+    }
+
+    /// Stops the server from outside (tests simulate restarts with it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub fn port(&self) -> u16 {
@@ -103,7 +120,9 @@ impl Application {
     /// Serves until SIGINT/SIGTERM; in-flight requests get `shutdown_timeout_secs` to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.sweeper.abort();
+        for task in &self.background {
+            task.abort();
+        }
         self.store.close().await;
         tracing::info!("stopped");
         result
@@ -184,11 +203,11 @@ fn security_headers(hsts: bool) -> DefaultHeaders {
 }
 
 /// Ends overdue sessions in the background so results and webhooks do not wait for a reader.
-async fn sweep_loop(store: Store, every: Duration) {
+async fn sweep_loop(sessions: Sessions, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     loop {
         ticker.tick().await;
-        if let Err(e) = sessions::sweep_expired(&store).await {
+        if let Err(e) = sessions.sweep_expired().await {
             tracing::warn!(error = %e, "expiry sweep failed");
         }
     }

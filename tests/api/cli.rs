@@ -18,7 +18,7 @@ fn migrate_then_create_and_list_merchants() {
     let dir = tempfile::tempdir().unwrap();
     let out = thirdfactor(dir.path(), &["migrate"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("version 1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("database schema at version "));
     assert!(dir.path().join("thirdfactor.db").is_file(), "SQLite file in the data directory");
 
     let out = thirdfactor(

@@ -24,6 +24,11 @@ pub struct TestApp {
     pub store: Store,
     pub merchant_id: String,
     pub api_key: String,
+    pub webhook_base: String,
+    pub webhook_secret: String,
+    /// Stops the server (as a crash or restart would, from the clients' point of view).
+    pub server: actix_web::dev::ServerHandle,
+    pub settings: Settings,
     _data_dir: tempfile::TempDir,
 }
 
@@ -87,23 +92,47 @@ pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Settings)) -> Te
     customize(&mut settings);
     let app = Application::build(settings.clone()).await.expect("application starts");
     let address = app.public_url().to_string();
+    let server = app.handle();
     tokio::spawn(app.run_until_stopped());
     let store = Store::connect(&settings.database_url(), 2, std::time::Duration::from_secs(5))
         .await
         .expect("test store connects");
-    let (merchant_id, api_key) = create_merchant(&store, WEBHOOK_BASE).await;
+    let merchant = create_merchant_full(&store, WEBHOOK_BASE).await;
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    TestApp { address, client, store, merchant_id, api_key, _data_dir: data_dir }
+    TestApp {
+        address,
+        client,
+        store,
+        merchant_id: merchant.id,
+        api_key: merchant.api_key,
+        webhook_base: WEBHOOK_BASE.to_string(),
+        webhook_secret: merchant.webhook_secret,
+        server,
+        settings,
+        _data_dir: data_dir,
+    }
+}
+
+pub struct TestMerchant {
+    pub id: String,
+    pub api_key: String,
+    pub webhook_secret: String,
 }
 
 /// Inserts a merchant the way `thirdfactor merchant create` does; returns (id, API key).
 pub async fn create_merchant(store: &Store, webhook_base: &str) -> (String, String) {
+    let m = create_merchant_full(store, webhook_base).await;
+    (m.id, m.api_key)
+}
+
+pub async fn create_merchant_full(store: &Store, webhook_base: &str) -> TestMerchant {
     let id = store.next_merchant_id().await.expect("next id");
     let key = ApiKey::generate();
+    let secret = WebhookSecret::generate();
     store
         .insert_merchant(&NewMerchant {
             id: &id,
@@ -111,15 +140,24 @@ pub async fn create_merchant(store: &Store, webhook_base: &str) -> (String, Stri
             api_key_hash: &key.hash(),
             api_key_hint: &key.hint(),
             webhook_base,
-            webhook_secret: WebhookSecret::generate().expose(),
+            webhook_secret: secret.expose(),
             created_at: now_ms(),
         })
         .await
         .expect("insert merchant");
-    (id, key.expose().to_string())
+    TestMerchant { id, api_key: key.expose().to_string(), webhook_secret: secret.expose().to_string() }
 }
 
 impl TestApp {
+    /// Switches the app's merchant to a new one whose webhooks go under `base`.
+    pub async fn use_webhook_base(&mut self, base: &str) {
+        let m = create_merchant_full(&self.store, base).await;
+        self.merchant_id = m.id;
+        self.api_key = m.api_key;
+        self.webhook_secret = m.webhook_secret;
+        self.webhook_base = base.to_string();
+    }
+
     /// The seed body integrators already send.
     pub fn seed_body(&self) -> Value {
         json!({
@@ -127,7 +165,7 @@ impl TestApp {
             "config": "enrollment,liveness,debug",
             "branding": "3fatesting",
             "language": "en",
-            "backend_url": "https://api.client.example/webhook/{{sessionId}}",
+            "backend_url": format!("{}/{{{{sessionId}}}}", self.webhook_base),
             "return_url": "https://client.example/done",
             "cancel_url": "https://client.example/cancel",
             "merchant_ref": "user-4711"

@@ -2,6 +2,7 @@
 //! real PostgreSQL (started by scripts/test; its URL in THIRDFACTOR_TEST_PG_URL).
 
 mod helpers;
+mod receiver;
 
 mod capture_link;
 mod cli;
@@ -9,3 +10,4 @@ mod health;
 mod migrations;
 mod sessions;
 mod startup;
+mod webhooks;

@@ -46,7 +46,7 @@ pub async fn create_session(
     merchant: AuthMerchant,
     body: web::Json<SessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let created = sessions::create(&state.store, &state.session_policy, &merchant.0, &body).await?;
+    let created = state.sessions.create(&merchant.0, &body).await?;
     let url = format!("{}/c/{}", state.public_url.trim_end_matches('/'), created.token.expose());
     let response = CreatedResponse {
         session_id: created.record.id.clone(),
@@ -77,7 +77,7 @@ pub async fn get_session(
     merchant: AuthMerchant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = sessions::load_for_merchant(&state.store, &merchant.0, &id).await?;
+    let record = state.sessions.load_for_merchant(&merchant.0, &id).await?;
     Ok(HttpResponse::Ok().json(SessionView::of(&record)))
 }
 
@@ -100,6 +100,6 @@ pub async fn cancel_session(
     merchant: AuthMerchant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = sessions::cancel(&state.store, &merchant.0, &id).await?;
+    let record = state.sessions.cancel(&merchant.0, &id).await?;
     Ok(HttpResponse::Ok().json(SessionView::of(&record)))
 }

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use crate::api::error::ApiError;
 use crate::domain::{Language, SessionKind};
-use crate::sessions::{self, CaptureLookup};
+use crate::sessions::CaptureLookup;
 use crate::startup::AppState;
 use texts::texts;
 
@@ -27,7 +27,7 @@ async fn capture_page(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = match sessions::lookup_capture(&state.store, &token).await? {
+    let page = match state.sessions.lookup_capture(&token).await? {
         CaptureLookup::Unknown => {
             let t = texts(accepted_language(&req));
             message_page(StatusCode::NOT_FOUND, accepted_language(&req), t.not_found_title, t.not_found_body)

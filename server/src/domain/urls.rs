@@ -83,7 +83,12 @@ impl WebhookUrl {
 
     /// The concrete URL for one session.
     pub fn for_session(&self, session_id: &str) -> String {
-        self.template.replace(SESSION_ID_PLACEHOLDER, session_id)
+        Self::fill(&self.template, session_id)
+    }
+
+    /// Fills a stored (already validated) template.
+    pub fn fill(template: &str, session_id: &str) -> String {
+        template.replace(SESSION_ID_PLACEHOLDER, session_id)
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod enrollments;
 pub mod merchants;
 pub mod sessions;
+pub mod webhooks;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -50,7 +51,10 @@ pub enum Backend {
 }
 
 /// The migrations, compiled in: `thirdfactor migrate` needs nothing beside the binary.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (2, "flow", include_str!("migrations/0002_flow.sql")),
+];
 
 #[derive(Clone, Debug)]
 pub struct Store {

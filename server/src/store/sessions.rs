@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::webhooks::NewDelivery;
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,17 @@ pub struct SessionRecord {
     pub updated_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+}
+
+/// What ending a session writes.
+pub struct SessionEnd<'a> {
+    pub id: &'a str,
+    pub status: &'a str,
+    /// JSON array of reason codes.
+    pub reasons: &'a str,
+    /// JSON result payload (also the webhook body).
+    pub result: &'a str,
+    pub now: i64,
 }
 
 macro_rules! select_sessions {
@@ -106,28 +118,29 @@ impl Store {
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 
-    /// Ends an open session. Returns false when it had already ended (nothing changed), so
-    /// two racing writers cannot both end it.
-    pub async fn end_session(
-        &self,
-        id: &str,
-        status: &str,
-        reasons: &str,
-        result: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    /// Ends an open session and queues its webhook in one transaction. Returns false when it
+    /// had already ended (nothing changed), so two racing writers cannot both end it.
+    pub async fn end_session(&self, end: &SessionEnd<'_>, delivery: &NewDelivery) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(concat!(
-            "UPDATE sessions SET status = $1, step = 'done', reasons = $2, result = $3, updated_at = $4, ended_at = $4 ",
+            "UPDATE sessions SET status = $1, step = 'done', reasons = $2, result = $3, updated_at = $4, ",
+            "ended_at = $4, state = NULL, state_key_id = NULL, version = version + 1 ",
             "WHERE id = $5 AND status IN ('created', 'in_progress')"
         ))
-        .bind(status)
-        .bind(reasons)
-        .bind(result)
-        .bind(now)
-        .bind(id)
-        .execute(self.pool())
+        .bind(end.status)
+        .bind(end.reasons)
+        .bind(end.result)
+        .bind(end.now)
+        .bind(end.id)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        Store::insert_delivery(&mut *tx, delivery).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Open sessions whose time is up, oldest first.
