@@ -31,7 +31,17 @@ pub struct Settings {
     pub models: ModelSettings,
     pub sessions: SessionSettings,
     pub webhooks: WebhookSettings,
+    pub templates: TemplateSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    /// Key id that seals new templates; empty with one key means that key.
+    pub active_key_id: String,
+    /// Key id → base64 of 32 random bytes. Keep retired ids to read old records.
+    pub keys: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,5 +15,6 @@ pub mod sessions;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod tls;
 pub mod webhooks;

@@ -16,6 +16,7 @@ use crate::api::error::{ApiError, api_not_found, json_error};
 use crate::config::{Settings, TlsMode};
 use crate::sessions::{SessionPolicy, Sessions};
 use crate::store::{Store, StoreError};
+use crate::templates::{TemplateError, TemplateKeys};
 use crate::tls::{self, TlsError};
 use crate::webhooks::Dispatcher;
 use crate::{api, capture, telemetry};
@@ -30,6 +31,8 @@ pub enum StartupError {
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("template keys: {0}")]
+    Templates(#[from] TemplateError),
     #[error("HTTP client: {0}")]
     Http(String),
     #[error("model loading panicked")]
@@ -41,6 +44,7 @@ pub struct AppState {
     pub store: Store,
     pub sessions: Sessions,
     pub models: Arc<ModelSet>,
+    pub templates: Arc<TemplateKeys>,
     /// Base of capture links, without a trailing slash.
     pub public_url: String,
 }
@@ -73,6 +77,8 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr: settings.server.bind.to_string(), source })?;
         let tls = tls::server_config(&settings)?;
         let public_url = public_url(&settings, local.port());
+        let templates =
+            TemplateKeys::load(&settings.templates.active_key_id, &settings.templates.keys, &settings.paths.data_dir)?;
         let webhook_wake = Arc::new(Notify::new());
         let sessions = Sessions {
             store: store.clone(),
@@ -88,6 +94,7 @@ impl Application {
             store: store.clone(),
             sessions: sessions.clone(),
             models,
+            templates: Arc::new(templates),
             public_url: public_url.clone(),
         });
         let server = http_server(&settings, state, listener, tls)?;

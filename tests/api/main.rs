@@ -6,6 +6,7 @@ mod receiver;
 
 mod capture_link;
 mod cli;
+mod enrollments;
 mod health;
 mod migrations;
 mod sessions;

@@ -2,6 +2,7 @@
 //! types and call one module (`sessions`, …); errors map to HTTP in `error`.
 
 pub mod auth;
+pub mod enrollments;
 pub mod error;
 pub mod health;
 pub mod sessions;
@@ -13,7 +14,13 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ThirdFactor API", description = "Self-hosted biometric verification: the third login factor."),
-    paths(sessions::create_session, sessions::get_session, sessions::cancel_session),
+    paths(
+        sessions::create_session,
+        sessions::get_session,
+        sessions::cancel_session,
+        enrollments::get_enrollment,
+        enrollments::delete_enrollment
+    ),
     components(schemas(error::ErrorBody, crate::sessions::SessionResult)),
     modifiers(&BearerAuth),
     tags((name = "sessions", description = "Capture sessions"))
@@ -42,5 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sessions::create_session)
         .service(sessions::get_session)
         .service(sessions::cancel_session)
+        .service(enrollments::get_enrollment)
+        .service(enrollments::delete_enrollment)
         .service(utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi-ui.json", ApiDoc::openapi()));
 }
