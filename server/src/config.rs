@@ -30,6 +30,7 @@ pub struct Settings {
     pub paths: PathSettings,
     pub models: ModelSettings,
     pub sessions: SessionSettings,
+    pub capture: CaptureSettings,
     pub webhooks: WebhookSettings,
     pub templates: TemplateSettings,
     pub log: LogSettings,
@@ -101,6 +102,24 @@ pub struct SessionSettings {
     pub ttl_secs: u64,
     /// How often ended-by-time sessions are swept to `expired`.
     pub sweep_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSettings {
+    /// Tries per step (document, selfie, liveness) before the session is rejected.
+    pub max_attempts_per_step: u32,
+    /// Largest single image upload.
+    pub max_image_bytes: usize,
+    /// Largest image side and pixel count accepted (checked from the header, before decoding).
+    pub max_image_side: u32,
+    pub max_image_pixels: u64,
+    /// Liveness burst bounds.
+    pub min_frames: usize,
+    pub max_frames: usize,
+    pub max_frame_bytes: usize,
+    /// Uploads analysed at once per instance; more are answered 503 + Retry-After.
+    pub max_concurrent_analyses: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

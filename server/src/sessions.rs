@@ -274,6 +274,12 @@ async fn create(
         updated_at: now,
         expires_at: now + policy.ttl.as_millis() as i64,
         ended_at: None,
+        capture_secret_hash: None,
+        token_used_at: None,
+        attempts: "{}".into(),
+        state: None,
+        state_key_id: None,
+        version: 0,
     };
     store.insert_session(&record).await?;
     metrics::counter!("thirdfactor_sessions_created_total", "type" => kind.as_str()).increment(1);

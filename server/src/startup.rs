@@ -45,6 +45,7 @@ pub struct AppState {
     pub sessions: Sessions,
     pub models: Arc<ModelSet>,
     pub templates: Arc<TemplateKeys>,
+    pub capture: crate::config::CaptureSettings,
     /// Base of capture links, without a trailing slash.
     pub public_url: String,
 }
@@ -95,6 +96,7 @@ impl Application {
             sessions: sessions.clone(),
             models,
             templates: Arc::new(templates),
+            capture: settings.capture.clone(),
             public_url: public_url.clone(),
         });
         let server = http_server(&settings, state, listener, tls)?;

@@ -44,7 +44,9 @@ fn migrate_then_create_and_list_merchants() {
     assert!(!text.contains(key) && !text.contains(secret), "list never shows secrets");
 
     // Only a hash of the key is stored.
-    let db = std::fs::read(dir.path().join("thirdfactor.db")).unwrap();
+    // The main file and its write-ahead log (WAL mode) together hold every row.
+    let mut db = std::fs::read(dir.path().join("thirdfactor.db")).unwrap();
+    db.extend(std::fs::read(dir.path().join("thirdfactor.db-wal")).unwrap_or_default());
     let db_text = String::from_utf8_lossy(&db);
     assert!(!db_text.contains(key), "the API key is not in the database file");
     assert!(db_text.contains(&thirdfactor::domain::sha256_hex(key.as_bytes())));

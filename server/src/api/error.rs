@@ -31,6 +31,10 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("content type must be application/json")]
     UnsupportedMediaType,
+    #[error("no capture session: open the link from your message again")]
+    CaptureUnauthorized,
+    #[error("this session has ended")]
+    SessionGone,
     #[error("service unavailable, retry later")]
     Unavailable,
     #[error("internal error")]
@@ -67,6 +71,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "unavailable",
+            ApiError::CaptureUnauthorized => "capture_unauthorized",
+            ApiError::SessionGone => "session_ended",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -83,6 +89,8 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::CaptureUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::SessionGone => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

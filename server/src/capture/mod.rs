@@ -1,6 +1,9 @@
-//! The capture page the user opens from the SMS link, and its static assets (compiled in:
-//! the server is one binary and the page loads nothing from elsewhere).
+//! The capture flow the user sees: the link from the SMS (`/c/{token}`), exchanged once for
+//! a capture cookie; the page (`/capture`, compiled-in assets, no third-party resources); and
+//! the page's API (`/api/capture/*`, in `api`).
 
+mod api;
+pub mod cookie;
 mod texts;
 
 use actix_web::http::StatusCode;
@@ -8,59 +11,84 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use crate::api::error::ApiError;
-use crate::domain::{Language, SessionKind};
+use crate::domain::{CaptureToken, Language};
 use crate::sessions::CaptureLookup;
 use crate::startup::AppState;
+use crate::store::now_ms;
+use crate::store::sessions::SessionRecord;
 use texts::texts;
 
 const PAGE: &str = include_str!("../../../web/page.html");
+const CAPTURE_HTML: &str = include_str!("../../../web/capture.html");
 const APP_CSS: &str = include_str!("../../../web/app.css");
 const APP_JS: &str = include_str!("../../../web/app.js");
+const I18N_JS: &str = include_str!("../../../web/i18n.js");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(capture_page).service(static_css).service(static_js);
+    cfg.service(open_link).service(capture_page).service(static_css).service(static_js).service(static_i18n);
+    api::configure(cfg);
 }
 
+/// The SMS link: exchanges the token for the capture cookie once and sends the browser to
+/// `/capture`, so the token leaves the address bar and history.
 #[get("/c/{token}")]
-async fn capture_page(
+async fn open_link(
     req: HttpRequest,
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = match state.sessions.lookup_capture(&token).await? {
+    let record = match state.sessions.lookup_capture(&token).await? {
         CaptureLookup::Unknown => {
-            let t = texts(accepted_language(&req));
-            message_page(StatusCode::NOT_FOUND, accepted_language(&req), t.not_found_title, t.not_found_body)
+            let lang = accepted_language(&req);
+            let t = texts(lang);
+            return Ok(message_page(StatusCode::NOT_FOUND, lang, t.not_found_title, t.not_found_body));
         }
         CaptureLookup::Ended(record) => {
-            let lang = Language::parse(&record.language).unwrap_or(Language::En);
+            let lang = session_language(&record);
             let t = texts(lang);
-            message_page(StatusCode::GONE, lang, t.ended_title, t.ended_body)
+            return Ok(message_page(StatusCode::GONE, lang, t.ended_title, t.ended_body));
         }
-        CaptureLookup::Open(record) => {
-            let lang = Language::parse(&record.language).unwrap_or(Language::En);
-            let kind = SessionKind::parse(&record.kind).unwrap_or(SessionKind::Verification);
-            welcome_page(lang, kind)
-        }
+        CaptureLookup::Open(record) => record,
     };
-    Ok(page)
+    if record.token_used_at.is_some() {
+        return Ok(reopen(&req, &record));
+    }
+    let secret = CaptureToken::generate();
+    if !state.store.exchange_token(&record.id, &secret.hash(), now_ms()).await? {
+        return Ok(reopen(&req, &record));
+    }
+    tracing::info!(session_id = %record.id, "capture link opened");
+    Ok(HttpResponse::SeeOther()
+        .cookie(cookie::capture_cookie(secret.expose(), record.expires_at, now_ms()))
+        .insert_header((header::LOCATION, "/capture"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
 }
 
-fn welcome_page(lang: Language, kind: SessionKind) -> HttpResponse {
+/// A used link opened again: back to the page in the browser that holds the cookie, a
+/// friendly refusal anywhere else.
+fn reopen(req: &HttpRequest, record: &SessionRecord) -> HttpResponse {
+    let holds_cookie = req
+        .cookie(cookie::COOKIE_NAME)
+        .and_then(|c| CaptureToken::parse(c.value()))
+        .is_some_and(|secret| record.capture_secret_hash.as_deref() == Some(secret.hash().as_str()));
+    if holds_cookie {
+        return HttpResponse::SeeOther().insert_header((header::LOCATION, "/capture")).finish();
+    }
+    let lang = session_language(record);
     let t = texts(lang);
-    let (intro, steps) = match kind {
-        SessionKind::Enrollment => (t.intro_enrollment, vec![t.step_document, t.step_selfie, t.step_liveness]),
-        SessionKind::Verification => (t.intro_verification, vec![t.step_selfie, t.step_liveness]),
-    };
-    let items: String = steps.iter().map(|s| format!("<li>{}</li>", escape(s))).collect();
-    let content = format!(
-        "<h1>{}</h1>\n<p>{}</p>\n<ol class=\"steps\">{}</ol>\n<button class=\"button\" id=\"start\" type=\"button\">{}</button>",
-        escape(t.title),
-        escape(intro),
-        items,
-        escape(t.start)
-    );
-    html(StatusCode::OK, render(lang, t.title, "state-open", &content))
+    message_page(StatusCode::GONE, lang, t.used_title, t.used_body)
+}
+
+/// The capture page shell; the script loads the session's state with the cookie.
+#[get("/capture")]
+async fn capture_page(req: HttpRequest) -> HttpResponse {
+    let lang = accepted_language(&req);
+    html(StatusCode::OK, CAPTURE_HTML.replace("{{lang}}", lang.as_str()))
+}
+
+fn session_language(record: &SessionRecord) -> Language {
+    Language::parse(&record.language).unwrap_or(Language::En)
 }
 
 fn message_page(status: StatusCode, lang: Language, title: &str, body: &str) -> HttpResponse {
@@ -69,14 +97,12 @@ fn message_page(status: StatusCode, lang: Language, title: &str, body: &str) -> 
         escape(title),
         escape(body)
     );
-    html(status, render(lang, title, "state-ended", &content))
-}
-
-fn render(lang: Language, title: &str, body_class: &str, content: &str) -> String {
-    PAGE.replace("{{lang}}", lang.as_str())
+    let page = PAGE
+        .replace("{{lang}}", lang.as_str())
         .replace("{{title}}", &escape(title))
-        .replace("{{body_class}}", body_class)
-        .replace("{{content}}", content)
+        .replace("{{body_class}}", "state-ended")
+        .replace("{{content}}", &content);
+    html(status, page)
 }
 
 fn html(status: StatusCode, body: String) -> HttpResponse {
@@ -121,6 +147,11 @@ async fn static_js() -> HttpResponse {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
+#[get("/static/i18n.js")]
+async fn static_i18n() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", I18N_JS)
+}
+
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
@@ -138,11 +169,17 @@ mod tests {
     }
 
     #[test]
-    fn every_language_renders_a_complete_page() {
+    fn every_language_renders_complete_message_pages() {
         for lang in Language::ALL {
-            let page = render(lang, texts(lang).title, "state-open", "x");
-            assert!(!page.contains("{{"), "{lang:?}");
-            assert!(page.contains(&format!("lang=\"{}\"", lang.as_str())));
+            let t = texts(lang);
+            for (title, body) in
+                [(t.not_found_title, t.not_found_body), (t.ended_title, t.ended_body), (t.used_title, t.used_body)]
+            {
+                let response = message_page(StatusCode::GONE, lang, title, body);
+                assert_eq!(response.status(), StatusCode::GONE);
+                assert!(!title.is_empty() && !body.is_empty(), "{lang:?}");
+            }
         }
+        assert!(!CAPTURE_HTML.contains("<script>"), "no inline scripts (CSP)");
     }
 }

@@ -29,6 +29,25 @@ pub struct SessionRecord {
     pub updated_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    pub capture_secret_hash: Option<String>,
+    pub token_used_at: Option<i64>,
+    /// JSON object step → attempts used.
+    pub attempts: String,
+    /// Sealed intermediate state (see `crate::capture::state`).
+    pub state: Option<String>,
+    pub state_key_id: Option<String>,
+    pub version: i64,
+}
+
+/// A step's progress write.
+pub struct ProgressUpdate<'a> {
+    pub id: &'a str,
+    pub expected_version: i64,
+    pub step: &'a str,
+    pub attempts: &'a str,
+    pub state: Option<&'a str>,
+    pub state_key_id: Option<&'a str>,
+    pub now: i64,
 }
 
 /// What ending a session writes.
@@ -46,7 +65,8 @@ macro_rules! select_sessions {
     ($tail:literal) => {
         concat!(
             "SELECT id, merchant_id, merchant_ref, kind, config, branding, language, backend_url, return_url, ",
-            "cancel_url, status, step, token_hash, reasons, result, created_at, updated_at, expires_at, ended_at ",
+            "cancel_url, status, step, token_hash, reasons, result, created_at, updated_at, expires_at, ended_at, ",
+            "capture_secret_hash, token_used_at, attempts, state, state_key_id, version ",
             "FROM sessions ",
             $tail
         )
@@ -74,6 +94,12 @@ fn from_row(row: &AnyRow) -> Result<SessionRecord, sqlx::Error> {
         updated_at: row.try_get("updated_at")?,
         expires_at: row.try_get("expires_at")?,
         ended_at: row.try_get("ended_at")?,
+        capture_secret_hash: row.try_get("capture_secret_hash")?,
+        token_used_at: row.try_get("token_used_at")?,
+        attempts: row.try_get("attempts")?,
+        state: row.try_get("state")?,
+        state_key_id: row.try_get("state_key_id")?,
+        version: row.try_get("version")?,
     })
 }
 
@@ -141,6 +167,49 @@ impl Store {
         Store::insert_delivery(&mut *tx, delivery).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    pub async fn session_by_capture_secret_hash(&self, hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(select_sessions!("WHERE capture_secret_hash = $1"))
+            .bind(hash)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(from_row).transpose()?)
+    }
+
+    /// Marks the link's token used and stores the capture cookie's hash, once: false if the
+    /// token was already exchanged or the session has ended.
+    pub async fn exchange_token(&self, id: &str, secret_hash: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET token_used_at = $1, capture_secret_hash = $2, updated_at = $1, version = version + 1 \
+             WHERE id = $3 AND token_used_at IS NULL AND status IN ('created', 'in_progress')",
+        )
+        .bind(now)
+        .bind(secret_hash)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Writes a step's progress if nobody else wrote since `expected_version` (optimistic
+    /// concurrency: two uploads racing for one step cannot both win).
+    pub async fn update_progress(&self, update: &ProgressUpdate<'_>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET status = 'in_progress', step = $1, attempts = $2, state = $3, state_key_id = $4, \
+             updated_at = $5, version = version + 1 \
+             WHERE id = $6 AND version = $7 AND status IN ('created', 'in_progress')",
+        )
+        .bind(update.step)
+        .bind(update.attempts)
+        .bind(update.state)
+        .bind(update.state_key_id)
+        .bind(update.now)
+        .bind(update.id)
+        .bind(update.expected_version)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Open sessions whose time is up, oldest first.
