@@ -107,6 +107,16 @@ pub fn decode_bounded(bytes: &[u8], limits: &IntakeLimits, max_side: u32) -> Res
     Ok(fit_within(&image, max_side))
 }
 
+/// Decodes an upload for analysis: the image scaled so its longer side is at most `max_side`,
+/// and that scale (analysis pixels per uploaded pixel, 1.0 when not scaled).
+pub fn decode_for_analysis(bytes: &[u8], limits: &IntakeLimits, max_side: u32) -> Result<(RgbImage, f32), ImageError> {
+    let image = decode(bytes, limits)?;
+    let width = image.width();
+    let small = fit_within(&image, max_side);
+    let scale = small.width() as f32 / width as f32;
+    Ok((small, scale))
+}
+
 /// Scales down (never up) so the longer side is at most `max_side`, keeping the aspect.
 pub fn fit_within(image: &RgbImage, max_side: u32) -> RgbImage {
     let (w, h) = image.dimensions();
