@@ -71,7 +71,10 @@ pub fn decode_outputs(scores: &[f32], boxes: &[f32], width: u32, height: u32, mi
         .chunks_exact(2)
         .zip(boxes.chunks_exact(4))
         .filter(|(s, _)| s[1] >= min_score)
-        .map(|(s, b)| Detection { bbox: FaceBox { x1: b[0] * w, y1: b[1] * h, x2: b[2] * w, y2: b[3] * h }, score: s[1] })
+        .map(|(s, b)| Detection {
+            bbox: FaceBox { x1: b[0] * w, y1: b[1] * h, x2: b[2] * w, y2: b[3] * h },
+            score: s[1],
+        })
         .collect()
 }
 
@@ -99,7 +102,11 @@ pub fn choose_primary(detections: &[Detection], tie_margin: f32) -> Option<usize
 }
 
 /// Every face in the image after NMS, best score first.
-pub fn detect_faces(models: &ModelSet, image: &RgbImage, params: &DetectorParams) -> Result<Vec<Detection>, ModelError> {
+pub fn detect_faces(
+    models: &ModelSet,
+    image: &RgbImage,
+    params: &DetectorParams,
+) -> Result<Vec<Detection>, ModelError> {
     let input = detector_input(image);
     let shape = [1, 3, INPUT_HEIGHT as usize, INPUT_WIDTH as usize];
     let mut outputs = infer(models, MODEL, "input", shape, input, &["scores", "boxes"])?.into_iter();

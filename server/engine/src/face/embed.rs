@@ -62,10 +62,10 @@ pub fn embedding_input(aligned: &RgbImage) -> Vec<f32> {
 pub fn raw_embedding(models: &ModelSet, aligned: &RgbImage) -> Result<Vec<f32>, ModelError> {
     let shape = [1, 3, aligned.height() as usize, aligned.width() as usize];
     let out = infer(models, MODEL, "input", shape, embedding_input(aligned), &["output"])?;
-    out.into_iter().next().filter(|v| v.len() == DIMENSION).ok_or_else(|| ModelError::Inference {
-        name: MODEL.into(),
-        message: format!("expected {DIMENSION} outputs"),
-    })
+    out.into_iter()
+        .next()
+        .filter(|v| v.len() == DIMENSION)
+        .ok_or_else(|| ModelError::Inference { name: MODEL.into(), message: format!("expected {DIMENSION} outputs") })
 }
 
 /// The embedding of an aligned crop; with `flip`, of the crop plus its mirror image (summed

@@ -41,10 +41,10 @@ pub fn eye_input(image: &RgbImage, region: PixelRect) -> Vec<f32> {
 pub fn closed_probability(models: &ModelSet, image: &RgbImage, region: PixelRect) -> Result<f32, ModelError> {
     let shape = [1, 1, INPUT_SIZE as usize, INPUT_SIZE as usize];
     let logits = infer(models, MODEL, "input", shape, eye_input(image, region), &["output"])?;
-    let logits = logits.first().filter(|l| l.len() == 2).ok_or_else(|| ModelError::Inference {
-        name: MODEL.into(),
-        message: "expected 2 logits".into(),
-    })?;
+    let logits = logits
+        .first()
+        .filter(|l| l.len() == 2)
+        .ok_or_else(|| ModelError::Inference { name: MODEL.into(), message: "expected 2 logits".into() })?;
     Ok(softmax2(logits[0], logits[1]))
 }
 

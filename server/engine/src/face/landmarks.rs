@@ -107,7 +107,10 @@ pub fn detect_landmarks(models: &ModelSet, image: &RgbImage, detection: &Detecti
     let shape = [1, 1, INPUT_SIZE as usize, INPUT_SIZE as usize];
     let output = infer(models, MODEL, "input", shape, input, &["output"])?.into_iter().next().unwrap_or_default();
     if output.len() < 136 {
-        return Err(ModelError::Inference { name: MODEL.into(), message: format!("{} outputs, expected 136", output.len()) });
+        return Err(ModelError::Inference {
+            name: MODEL.into(),
+            message: format!("{} outputs, expected 136", output.len()),
+        });
     }
     Ok(decode_landmarks(&output, region))
 }
@@ -131,13 +134,16 @@ mod tests {
         pts[54] = Point::new(44.0, 60.0);
         pts[64] = Point::new(46.0, 62.0);
         let five = Landmarks68(pts).five_points();
-        assert_eq!(five.0, [
-            Point::new(10.5, 20.0),
-            Point::new(50.0, 20.0),
-            Point::new(30.0, 40.0),
-            Point::new(15.0, 60.0),
-            Point::new(45.0, 61.0)
-        ]);
+        assert_eq!(
+            five.0,
+            [
+                Point::new(10.5, 20.0),
+                Point::new(50.0, 20.0),
+                Point::new(30.0, 40.0),
+                Point::new(15.0, 60.0),
+                Point::new(45.0, 61.0)
+            ]
+        );
         assert!((five.eye_distance() - 39.5).abs() < 1e-5);
     }
 

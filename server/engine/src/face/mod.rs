@@ -179,13 +179,19 @@ impl FaceEngine {
         }
         reasons.extend(quality::assess(&face.measures, &self.config.quality));
         face.detection.bbox = face.detection.bbox.scaled(to_input);
-        let detections = detections.iter().map(|d| Detection { bbox: d.bbox.scaled(to_input), score: d.score }).collect();
+        let detections =
+            detections.iter().map(|d| Detection { bbox: d.bbox.scaled(to_input), score: d.score }).collect();
         Ok(FaceAnalysis { image_width, image_height, detections, face: Some(face), reasons })
     }
 
     /// Landmarks, alignment, embedding and quality measures of one detected face in `work`.
     /// Landmarks come back in input-image pixels (`to_input` times `work`'s).
-    pub fn analyze_face(&self, work: &RgbImage, detection: &Detection, to_input: f32) -> Result<AnalyzedFace, FaceError> {
+    pub fn analyze_face(
+        &self,
+        work: &RgbImage,
+        detection: &Detection,
+        to_input: f32,
+    ) -> Result<AnalyzedFace, FaceError> {
         let landmarks = landmarks::detect_landmarks(&self.models, work, detection)?;
         let five_points = landmarks.five_points();
         let (aligned, _) = align::align_arcface(work, &five_points).ok_or(FaceError::Alignment)?;

@@ -108,7 +108,8 @@ pub struct QualityMeasures {
 pub fn photometric_measures(aligned: &RgbImage) -> (f32, f32, f32) {
     let (w, h) = aligned.dimensions();
     let (x0, x1, y0, y1) = (w * 3 / 16, w * 13 / 16, h * 4 / 16, h * 15 / 16);
-    let gray: Vec<f32> = (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).map(|(x, y)| luma(aligned.get_pixel(x, y))).collect();
+    let gray: Vec<f32> =
+        (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).map(|(x, y)| luma(aligned.get_pixel(x, y))).collect();
     let n = gray.len().max(1) as f32;
     let brightness = gray.iter().sum::<f32>() / n;
     let clipped = gray.iter().filter(|&&v| v >= 250.0).count() as f32 / n;
