@@ -66,6 +66,9 @@ pub fn decode(bytes: &[u8], limits: &IntakeLimits) -> Result<RgbImage, ImageErro
         return Err(ImageError::TooManyBytes { bytes: bytes.len(), max: limits.max_bytes });
     }
     let format = sniff_format(bytes)?;
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(ImageError::Corrupt("the JPEG data is truncated (no end-of-image marker)".into()));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder_limits = Limits::default();
     decoder_limits.max_image_width = Some(limits.max_side);
@@ -91,6 +94,18 @@ pub fn decode(bytes: &[u8], limits: &IntakeLimits) -> Result<RgbImage, ImageErro
     Ok(image.into_rgb8())
 }
 
+/// Whether an end-of-image marker follows the last start-of-scan marker. The JPEG decoder
+/// fills a truncated scan with grey instead of failing, so a cut-off upload would otherwise
+/// be analysed as a half-grey photo. (Entropy-coded data never contains an unescaped 0xFF
+/// followed by a marker byte other than restart markers, so the search is exact.)
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_scan {
+        Some(start) => bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
+}
+
 fn header_error(e: image::ImageError, limits: &IntakeLimits) -> ImageError {
     match e {
         image::ImageError::Limits(_) => {
@@ -105,6 +120,16 @@ fn header_error(e: image::ImageError, limits: &IntakeLimits) -> ImageError {
 pub fn decode_bounded(bytes: &[u8], limits: &IntakeLimits, max_side: u32) -> Result<RgbImage, ImageError> {
     let image = decode(bytes, limits)?;
     Ok(fit_within(&image, max_side))
+}
+
+/// Decodes an upload for analysis: the image scaled so its longer side is at most `max_side`,
+/// and that scale (analysis pixels per uploaded pixel, 1.0 when not scaled).
+pub fn decode_for_analysis(bytes: &[u8], limits: &IntakeLimits, max_side: u32) -> Result<(RgbImage, f32), ImageError> {
+    let image = decode(bytes, limits)?;
+    let width = image.width();
+    let small = fit_within(&image, max_side);
+    let scale = small.width() as f32 / width as f32;
+    Ok((small, scale))
 }
 
 /// Scales down (never up) so the longer side is at most `max_side`, keeping the aspect.
@@ -163,6 +188,16 @@ mod tests {
         assert!(matches!(decode(&png[..png.len() / 2], &limits), Err(ImageError::Corrupt(_))));
         let small = IntakeLimits { max_bytes: 10, ..limits };
         assert!(matches!(decode(&png, &small), Err(ImageError::TooManyBytes { .. })));
+    }
+
+    #[test]
+    fn rejects_truncated_jpeg() {
+        let img = RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 3, y as u8 * 5, 90]));
+        let jpeg = encode(&img, ImageFormat::Jpeg);
+        assert!(jpeg_is_complete(&jpeg));
+        let cut = &jpeg[..jpeg.len() - 40];
+        assert!(!jpeg_is_complete(cut));
+        assert!(matches!(decode(cut, &IntakeLimits::default()), Err(ImageError::Corrupt(_))));
     }
 
     fn crc32(data: &[u8]) -> u32 {

@@ -1,2 +1,3 @@
+pub mod face;
 pub mod imaging;
 pub mod models;
