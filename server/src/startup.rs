@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
+use thirdfactor_engine::face::{FaceConfig, FaceEngine};
 use thirdfactor_engine::models::{ModelError, ModelSet};
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
@@ -46,6 +47,9 @@ pub struct AppState {
     pub models: Arc<ModelSet>,
     pub templates: Arc<TemplateKeys>,
     pub capture: crate::config::CaptureSettings,
+    pub face: FaceEngine,
+    /// Bounds concurrent CPU-heavy analyses (back-pressure instead of unbounded queueing).
+    pub analysis_slots: Arc<tokio::sync::Semaphore>,
     /// Base of capture links, without a trailing slash.
     pub public_url: String,
 }
@@ -94,9 +98,11 @@ impl Application {
         let state = web::Data::new(AppState {
             store: store.clone(),
             sessions: sessions.clone(),
-            models,
+            models: models.clone(),
             templates: Arc::new(templates),
             capture: settings.capture.clone(),
+            face: FaceEngine::new(models.clone(), FaceConfig::default()),
+            analysis_slots: Arc::new(tokio::sync::Semaphore::new(settings.capture.max_concurrent_analyses.max(1))),
             public_url: public_url.clone(),
         });
         let server = http_server(&settings, state, listener, tls)?;

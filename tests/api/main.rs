@@ -5,6 +5,7 @@ mod helpers;
 mod receiver;
 
 mod capture_link;
+mod capture_steps;
 mod cli;
 mod enrollments;
 mod health;

@@ -31,10 +31,14 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("content type must be application/json")]
     UnsupportedMediaType,
+    #[error("uploads must be JPEG, PNG or WebP images")]
+    UnsupportedUpload,
     #[error("no capture session: open the link from your message again")]
     CaptureUnauthorized,
     #[error("this session has ended")]
     SessionGone,
+    #[error("too many failed verifications; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
     #[error("service unavailable, retry later")]
     Unavailable,
     #[error("internal error")]
@@ -70,7 +74,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::UnsupportedUpload => "unsupported_image_format",
             ApiError::Unavailable => "unavailable",
+            ApiError::Throttled { .. } => "verification_throttled",
             ApiError::CaptureUnauthorized => "capture_unauthorized",
             ApiError::SessionGone => "session_ended",
             ApiError::Internal(_) => "internal",
@@ -87,8 +93,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) | ApiError::NotFoundCode { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedUpload => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::CaptureUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::SessionGone => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -108,6 +115,11 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::Throttled { retry_after_secs } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
             }
             _ => {}
         }

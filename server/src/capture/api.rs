@@ -6,12 +6,149 @@ use serde::Serialize;
 
 use super::cookie::CaptureSession;
 use crate::api::error::ApiError;
-use crate::domain::{ConfigFlag, SessionConfig, SessionKind, SessionStatus};
+use actix_multipart::Multipart;
+use thirdfactor_engine::face::{Embedding, FaceAnalysis, FaceError, MatchKind};
+use thirdfactor_engine::imaging::{ImageError, IntakeLimits};
+
+use super::flow;
+use super::intake::{self, UploadLimits};
+use crate::domain::{ConfigFlag, SessionConfig, SessionKind, SessionStatus, Step};
 use crate::startup::AppState;
+use crate::store::now_ms;
 use crate::store::sessions::SessionRecord;
+use crate::templates::load_template;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(capture_state).service(capture_cancel);
+    cfg.service(capture_state).service(capture_cancel).service(upload_selfie);
+}
+
+/// NIST SP 800-63B-4 throttling of verification attempts per enrolled reference.
+pub const THROTTLE_AFTER_FAILURES: i64 = 5;
+pub const THROTTLE_DELAY_MS: i64 = 30_000;
+pub const DISABLE_AFTER_FAILURES: i64 = 50;
+
+fn image_limits(state: &AppState) -> IntakeLimits {
+    IntakeLimits {
+        max_bytes: state.capture.max_image_bytes,
+        max_side: state.capture.max_image_side,
+        max_pixels: state.capture.max_image_pixels,
+    }
+}
+
+fn upload_limits(state: &AppState) -> UploadLimits {
+    UploadLimits { max_part_bytes: state.capture.max_image_bytes, max_parts: 1 }
+}
+
+/// A slot for CPU-heavy analysis; when all are busy the client is told to retry (503).
+fn analysis_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    state.analysis_slots.clone().try_acquire_owned().map_err(|_| ApiError::Unavailable)
+}
+
+/// The selfie: one face, good enough quality, matching the ID portrait (enrollment) or the
+/// enrolled template (verification).
+#[post("/api/capture/selfie")]
+async fn upload_selfie(
+    state: web::Data<AppState>,
+    session: CaptureSession,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let record = session.require_open()?.clone();
+    flow::expect_step(&record, Step::Selfie)?;
+    let kind = SessionConfig::parse(&record.config).unwrap_or_default().kind();
+    if kind == SessionKind::Verification
+        && let Some(reply) = throttle(&state, &record).await?
+    {
+        return Ok(reply.into_response());
+    }
+    let bytes = intake::read_single_image(payload, upload_limits(&state)).await?;
+    let analysis = analyze_face(&state, bytes).await?;
+    let mut flow_state = flow::open_state(&state.templates, &record)?;
+    let debug = Some(face_debug(&analysis));
+    let embedding = match analysis.usable_embedding() {
+        Ok(e) => e.clone(),
+        Err(reasons) => {
+            let reasons = reasons.iter().map(|r| r.code().to_string()).collect();
+            return Ok(flow::fail_step(&state, &record, Step::Selfie, flow_state, reasons, debug)
+                .await?
+                .into_response());
+        }
+    };
+    let (reference, match_kind) = match kind {
+        SessionKind::Enrollment => (flow_state.portrait.clone(), MatchKind::SelfieVsPortrait),
+        SessionKind::Verification => {
+            let template = load_template(&state.store, &state.templates, &record.merchant_id, &record.merchant_ref)
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            (template.map(|(t, _)| t), MatchKind::SelfieVsTemplate)
+        }
+    };
+    let reference = reference
+        .and_then(Embedding::from_raw)
+        .ok_or_else(|| ApiError::Internal("no reference embedding for the selfie".into()))?;
+    let decision = state.face.verify(&embedding, &reference, match_kind);
+    flow_state.scores.insert("face_match".into(), serde_json::json!(round3(decision.score)));
+    if !decision.matched {
+        if kind == SessionKind::Verification {
+            state.store.record_failed_verification(&record.merchant_id, &record.merchant_ref, now_ms()).await?;
+        }
+        let reasons = vec!["face_mismatch".to_string()];
+        return Ok(flow::fail_step(&state, &record, Step::Selfie, flow_state, reasons, debug).await?.into_response());
+    }
+    flow_state.selfie = Some(embedding.as_slice().to_vec());
+    Ok(flow::pass_step(&state, &record, Step::Selfie, flow_state, debug).await?.into_response())
+}
+
+/// Decodes and analyses an uploaded face photo off the async runtime.
+async fn analyze_face(state: &web::Data<AppState>, bytes: Vec<u8>) -> Result<FaceAnalysis, ApiError> {
+    let _slot = analysis_slot(state)?;
+    let face = state.face.clone();
+    let limits = image_limits(state);
+    let result = web::block(move || face.analyze_bytes(&bytes, &limits))
+        .await
+        .map_err(|e| ApiError::Internal(format!("analysis task: {e}")))?;
+    result.map_err(|e| match e {
+        FaceError::Image(img) => image_error(img),
+        other => ApiError::Internal(other.to_string()),
+    })
+}
+
+pub fn image_error(e: ImageError) -> ApiError {
+    match e {
+        ImageError::TooManyBytes { max, .. } => ApiError::PayloadTooLarge(max),
+        ImageError::UnsupportedFormat => ApiError::UnsupportedUpload,
+        other => ApiError::bad_request(other.code(), other.to_string()),
+    }
+}
+
+fn face_debug(analysis: &FaceAnalysis) -> serde_json::Value {
+    serde_json::json!({
+        "faces_detected": analysis.detections.len(),
+        "image": [analysis.image_width, analysis.image_height],
+        "quality_reasons": analysis.reason_codes(),
+        "measures": analysis.face.as_ref().map(|f| serde_json::to_value(&f.measures).unwrap_or_default()),
+    })
+}
+
+fn round3(v: f32) -> f64 {
+    (f64::from(v) * 1000.0).round() / 1000.0
+}
+
+/// After 5 consecutive failures at least 30 s between attempts; after 50, verification is
+/// disabled for the reference until it is enrolled again.
+async fn throttle(state: &AppState, record: &SessionRecord) -> Result<Option<flow::StepReply>, ApiError> {
+    let Some(enrollment) = state.store.enrollment(&record.merchant_id, &record.merchant_ref).await? else {
+        return Ok(None);
+    };
+    if enrollment.failed_verifications >= DISABLE_AFTER_FAILURES {
+        let flow_state = flow::open_state(&state.templates, record)?;
+        let reasons = vec!["verification_disabled".to_string()];
+        return flow::fail_step_final(state, record, Step::Selfie, flow_state, reasons).await.map(Some);
+    }
+    let since = now_ms() - enrollment.last_failed_at.unwrap_or(0);
+    if enrollment.failed_verifications >= THROTTLE_AFTER_FAILURES && since < THROTTLE_DELAY_MS {
+        return Err(ApiError::Throttled { retry_after_secs: ((THROTTLE_DELAY_MS - since) / 1000 + 1) as u64 });
+    }
+    Ok(None)
 }
 
 /// What the page needs to render the current step.

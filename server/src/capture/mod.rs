@@ -4,6 +4,8 @@
 
 mod api;
 pub mod cookie;
+mod flow;
+mod intake;
 mod texts;
 
 use actix_web::http::StatusCode;

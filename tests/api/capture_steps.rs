@@ -1,0 +1,153 @@
+//! The capture steps through the page's API with real photos and the real models: a
+//! verification selfie that matches, one that does not, attempt limits and throttling.
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use thirdfactor::templates::{TemplateKeys, save_template};
+use thirdfactor_engine::face::{FaceConfig, FaceEngine};
+use thirdfactor_engine::imaging::IntakeLimits;
+use thirdfactor_engine::models::ModelSet;
+
+use crate::capture_link::{open_link, with_cookie};
+use crate::helpers::{Db, TestApp, assert_error, repo_root, spawn_app};
+use crate::on_both_databases;
+use crate::receiver::Receiver;
+
+on_both_databases!(verification_selfie_of_the_enrolled_person_is_approved);
+
+fn photo(name: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join("fixtures/fetched").join(name)).expect("fixture photo (scripts/setup fetches it)")
+}
+
+/// Enrolls `merchant_ref` with the template of `photo_name`, as an approved enrollment would.
+async fn enroll(app: &TestApp, merchant_ref: &str, photo_name: &str) {
+    let models = Arc::new(ModelSet::load(&app.settings.model_config()).unwrap());
+    let engine = FaceEngine::new(models, FaceConfig::default());
+    let analysis = engine.analyze_bytes(&photo(photo_name), &IntakeLimits::default()).unwrap();
+    let embedding = analysis.usable_embedding().unwrap();
+    let keys = TemplateKeys::load("", &Default::default(), &app.settings.paths.data_dir).unwrap();
+    save_template(
+        &app.store,
+        &keys,
+        &app.merchant_id,
+        merchant_ref,
+        &engine.embedding_version(),
+        embedding.as_slice(),
+        "enroll",
+    )
+    .await
+    .unwrap();
+}
+
+async fn verification_session(app: &TestApp, merchant_ref: &str) -> (String, String) {
+    let mut body = app.seed_body();
+    body["config"] = json!("debug");
+    body["merchant_ref"] = json!(merchant_ref);
+    let created: Value = app.post_session(&body).await.json().await.unwrap();
+    let cookie = open_link(app, &created).await;
+    (created["session_id"].as_str().unwrap().to_string(), cookie)
+}
+
+async fn upload(app: &TestApp, step: &str, cookie: &str, bytes: Vec<u8>, mime: &str) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name("photo.jpg").mime_str(mime).unwrap();
+    let form = reqwest::multipart::Form::new().part("image", part);
+    app.client
+        .request(Method::POST, format!("{}/api/capture/{step}", app.address))
+        .header("cookie", cookie)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn verification_selfie_of_the_enrolled_person_is_approved(db: Db) {
+    let receiver = Receiver::start(0).await;
+    let mut app = spawn_app(db).await;
+    app.use_webhook_base(&receiver.base).await;
+    enroll(&app, "obama", "obama.jpg").await;
+    let (id, cookie) = verification_session(&app, "obama").await;
+    let state: Value = with_cookie(&app, Method::GET, "/api/capture/state", &cookie).await.json().await.unwrap();
+    assert_eq!(state["steps"], json!(["selfie"]));
+
+    let response = upload(&app, "selfie", &cookie, photo("obama2.jpg"), "image/jpeg").await;
+    assert_eq!(response.status(), 200);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["accepted"], true, "{reply}");
+    assert_eq!(reply["session_ended"], true);
+    assert!(reply["debug"]["faces_detected"].as_u64().unwrap() >= 1, "debug flag shows diagnostics");
+
+    let got = receiver.wait_for(1, std::time::Duration::from_secs(10)).await;
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(body["status"], "approved");
+    assert_eq!(body["type"], "verification");
+    let score = body["scores"]["face_match"].as_f64().unwrap();
+    assert!(score > 0.4, "same person scores high: {score}");
+    assert!(!got[0].body.contains("embedding") && !got[0].body.contains("template"));
+    let view: Value = app.get_session(&id).await.json().await.unwrap();
+    assert_eq!(view["status"], "approved");
+    let state: Value = with_cookie(&app, Method::GET, "/api/capture/state", &cookie).await.json().await.unwrap();
+    assert_eq!(state["redirect_url"], "https://client.example/done");
+}
+
+#[tokio::test]
+async fn another_persons_selfie_fails_then_attempts_run_out() {
+    let app = spawn_app(Db::Sqlite).await;
+    enroll(&app, "obama", "obama.jpg").await;
+    let (id, cookie) = verification_session(&app, "obama").await;
+    for left in [2, 1] {
+        let response = upload(&app, "selfie", &cookie, photo("biden.jpg"), "image/jpeg").await;
+        assert_eq!(response.status(), 422);
+        let reply: Value = response.json().await.unwrap();
+        assert_eq!(reply["reasons"], json!(["face_mismatch"]));
+        assert_eq!(reply["attempts_left"], left);
+    }
+    let last: Value = upload(&app, "selfie", &cookie, photo("biden.jpg"), "image/jpeg").await.json().await.unwrap();
+    assert_eq!(last["session_ended"], true);
+    let view: Value = app.get_session(&id).await.json().await.unwrap();
+    assert_eq!(view["status"], "rejected");
+    assert_eq!(view["reasons"], json!(["face_mismatch", "too_many_attempts"]));
+    assert_error(upload(&app, "selfie", &cookie, photo("obama2.jpg"), "image/jpeg").await, 410, "session_ended").await;
+
+    // Three failures so far; two more in a new session reach the throttle: 30 s between tries.
+    let (_, cookie) = verification_session(&app, "obama").await;
+    for _ in 0..2 {
+        assert_eq!(upload(&app, "selfie", &cookie, photo("biden.jpg"), "image/jpeg").await.status(), 422);
+    }
+    let throttled = upload(&app, "selfie", &cookie, photo("obama2.jpg"), "image/jpeg").await;
+    assert!(throttled.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() <= 31);
+    assert_error(throttled, 429, "verification_throttled").await;
+}
+
+#[tokio::test]
+async fn bad_uploads_get_clear_errors_and_cost_no_attempt() {
+    let app = spawn_app(Db::Sqlite).await;
+    enroll(&app, "obama", "obama.jpg").await;
+    let (_, cookie) = verification_session(&app, "obama").await;
+    let jpeg = photo("obama2.jpg");
+    assert_error(
+        upload(&app, "selfie", &cookie, jpeg[..jpeg.len() / 3].to_vec(), "image/jpeg").await,
+        400,
+        "image_unreadable",
+    )
+    .await;
+    assert_error(
+        upload(&app, "selfie", &cookie, b"GIF89a not really".to_vec(), "image/gif").await,
+        415,
+        "unsupported_image_format",
+    )
+    .await;
+    assert_error(
+        upload(&app, "selfie", &cookie, b"plain text".to_vec(), "image/jpeg").await,
+        415,
+        "unsupported_image_format",
+    )
+    .await;
+    let no_cookie = app.client.post(format!("{}/api/capture/selfie", app.address)).send().await.unwrap();
+    assert_error(no_cookie, 401, "capture_unauthorized").await;
+    let state: Value = with_cookie(&app, Method::GET, "/api/capture/state", &cookie).await.json().await.unwrap();
+    assert_eq!(state["attempts"], json!({}), "input errors cost no attempt");
+    let ok: Value = upload(&app, "selfie", &cookie, jpeg, "image/jpeg").await.json().await.unwrap();
+    assert_eq!(ok["accepted"], true);
+}
