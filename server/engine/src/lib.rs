@@ -1,2 +1,4 @@
+pub mod document;
 pub mod imaging;
 pub mod models;
+pub mod ocr;

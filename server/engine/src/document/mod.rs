@@ -1,0 +1,4 @@
+//! The document engine: ID card photo in, typed reading out.
+
+pub mod mrz;
+pub mod mrz_repair;
