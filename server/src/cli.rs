@@ -30,6 +30,22 @@ pub enum Command {
     /// Manage merchants (integrators).
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// Evaluate an engine on a labelled folder (JSON + Markdown + plots).
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Document engine: corners, MRZ, fields, time per image.
+    Documents {
+        dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Python of a venv with rapidocr-onnxruntime: also time RapidOCR on the same images.
+        #[arg(long)]
+        rapidocr_python: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +81,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             create_merchant(&settings, &name, &webhook_base, id, json).await
         }
         Command::Merchant(MerchantCommand::List { json }) => list_merchants(&settings, json).await,
+        Command::Eval(EvalCommand::Documents { dir, out, rapidocr_python }) => {
+            let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
+            let job = move || crate::eval::documents::run(models, &dir, &out, rapidocr_python.as_deref());
+            tokio::task::spawn_blocking(job).await?
+        }
     }
 }
 

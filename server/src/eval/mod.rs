@@ -2,3 +2,4 @@
 //! labelled folder, written as JSON + Markdown + PNG plots.
 
 pub mod report;
+pub mod documents;
