@@ -54,6 +54,15 @@ pub enum EvalCommand {
         #[arg(long)]
         flip: bool,
     },
+    /// Document engine: corners, MRZ, fields, time per image.
+    Documents {
+        dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Python of a venv with rapidocr-onnxruntime: also time RapidOCR on the same images.
+        #[arg(long)]
+        rapidocr_python: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +101,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(EvalCommand::Faces { labels, images, out, exclude, flip }) => {
             let args = crate::eval::faces::FacesArgs { labels, images, out, exclude };
             eval_faces(&settings, args, flip)
+        }
+        Command::Eval(EvalCommand::Documents { dir, out, rapidocr_python }) => {
+            let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
+            let job = move || crate::eval::documents::run(models, &dir, &out, rapidocr_python.as_deref());
+            tokio::task::spawn_blocking(job).await?
         }
     }
 }

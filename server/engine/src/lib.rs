@@ -1,3 +1,5 @@
+pub mod document;
 pub mod face;
 pub mod imaging;
 pub mod models;
+pub mod ocr;

@@ -3,3 +3,4 @@
 
 pub mod faces;
 pub mod report;
+pub mod documents;
