@@ -106,7 +106,12 @@ fn eval_faces(settings: &Settings, args: crate::eval::faces::FacesArgs, flip: bo
         let at = |i: usize| m.operating_points.get(i).map_or(f64::NAN, |p| p.fnmr * 100.0);
         println!(
             "{name:>13}: {} images, {} genuine / {} impostor pairs, EER {:.2} %, FNMR {:.1} % @ FMR 1 %, {:.1} % @ 0.1 %",
-            m.images, m.genuine_pairs, m.impostor_pairs, m.eer * 100.0, at(0), at(1)
+            m.images,
+            m.genuine_pairs,
+            m.impostor_pairs,
+            m.eer * 100.0,
+            at(0),
+            at(1)
         );
     }
     println!("report: {}", args.out.join("report.md").display());
