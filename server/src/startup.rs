@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
+use thirdfactor_engine::document::{DocumentEngine, DocumentError};
 use thirdfactor_engine::face::{FaceConfig, FaceEngine};
 use thirdfactor_engine::models::{ModelError, ModelSet};
 use tokio::sync::Notify;
@@ -32,6 +33,8 @@ pub enum StartupError {
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("document engine: {0}")]
+    Document(#[from] DocumentError),
     #[error("template keys: {0}")]
     Templates(#[from] TemplateError),
     #[error("HTTP client: {0}")]
@@ -48,6 +51,7 @@ pub struct AppState {
     pub templates: Arc<TemplateKeys>,
     pub capture: crate::config::CaptureSettings,
     pub face: FaceEngine,
+    pub document: DocumentEngine,
     /// Bounds concurrent CPU-heavy analyses (back-pressure instead of unbounded queueing).
     pub analysis_slots: Arc<tokio::sync::Semaphore>,
     /// Base of capture links, without a trailing slash.
@@ -84,6 +88,7 @@ impl Application {
         let public_url = public_url(&settings, local.port());
         let templates =
             TemplateKeys::load(&settings.templates.active_key_id, &settings.templates.keys, &settings.paths.data_dir)?;
+        let document = DocumentEngine::new(models.clone())?;
         let webhook_wake = Arc::new(Notify::new());
         let sessions = Sessions {
             store: store.clone(),
@@ -102,6 +107,7 @@ impl Application {
             templates: Arc::new(templates),
             capture: settings.capture.clone(),
             face: FaceEngine::new(models.clone(), FaceConfig::default()),
+            document,
             analysis_slots: Arc::new(tokio::sync::Semaphore::new(settings.capture.max_concurrent_analyses.max(1))),
             public_url: public_url.clone(),
         });

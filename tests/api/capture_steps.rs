@@ -120,6 +120,29 @@ async fn another_persons_selfie_fails_then_attempts_run_out() {
     assert_error(throttled, 429, "verification_throttled").await;
 }
 
+#[path = "../../server/engine/tests/support/cardgen.rs"]
+#[allow(dead_code)]
+mod cardgen;
+
+#[tokio::test]
+async fn expired_id_card_is_read_and_refused_with_its_reason() {
+    let app = spawn_app(Db::Sqlite).await;
+    let mut body = app.seed_body();
+    body["config"] = json!("enrollment,debug");
+    let created: Value = app.post_session(&body).await.json().await.unwrap();
+    let cookie = open_link(&app, &created).await;
+    let corners = cardgen::card_corners(480.0, 360.0, 640.0, 0.0, 1.0);
+    let card_photo = cardgen::jpeg(&cardgen::photograph(&cardgen::render_card(), &corners, 960, 720));
+    let response = upload(&app, "document", &cookie, card_photo, "image/jpeg").await;
+    assert_eq!(response.status(), 422);
+    let reply: Value = response.json().await.unwrap();
+    // The ICAO specimen card expired in 2012: read correctly, then refused for that reason.
+    let reasons = reply["reasons"].as_array().unwrap();
+    assert!(reasons.contains(&json!("document_expired")), "{reply}");
+    assert_eq!(reply["attempts_left"], 2);
+    assert_error(upload(&app, "selfie", &cookie, photo("obama2.jpg"), "image/jpeg").await, 409, "wrong_step").await;
+}
+
 #[tokio::test]
 async fn bad_uploads_get_clear_errors_and_cost_no_attempt() {
     let app = spawn_app(Db::Sqlite).await;

@@ -68,7 +68,8 @@ fn card_turned_ninety_degrees_is_read() {
 
 #[test]
 fn truncated_upload_is_a_clear_image_error() {
-    let photo = cardgen::photograph(&cardgen::render_card(), &cardgen::card_corners(480.0, 360.0, 640.0, 0.0, 1.0), 960, 720);
+    let photo =
+        cardgen::photograph(&cardgen::render_card(), &cardgen::card_corners(480.0, 360.0, 640.0, 0.0, 1.0), 960, 720);
     let bytes = cardgen::jpeg(&photo);
     match engine().read(&bytes[..bytes.len() / 3], &IntakeLimits::default()) {
         Err(DocumentError::Image(e)) => assert_eq!(e.code(), "image_unreadable"),

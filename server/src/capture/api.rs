@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::cookie::CaptureSession;
 use crate::api::error::ApiError;
 use actix_multipart::Multipart;
+use thirdfactor_engine::document::{DocumentError, DocumentReading};
 use thirdfactor_engine::face::{Embedding, FaceAnalysis, FaceError, MatchKind};
 use thirdfactor_engine::imaging::{ImageError, IntakeLimits};
 
@@ -19,7 +20,7 @@ use crate::store::sessions::SessionRecord;
 use crate::templates::load_template;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(capture_state).service(capture_cancel).service(upload_selfie);
+    cfg.service(capture_state).service(capture_cancel).service(upload_document).service(upload_selfie);
 }
 
 /// NIST SP 800-63B-4 throttling of verification attempts per enrolled reference.
@@ -96,6 +97,82 @@ async fn upload_selfie(
     }
     flow_state.selfie = Some(embedding.as_slice().to_vec());
     Ok(flow::pass_step(&state, &record, Step::Selfie, flow_state, debug).await?.into_response())
+}
+
+/// The ID card photo: card found and readable, document checks pass, portrait found. The
+/// data read off the card goes to the webhook; the portrait's embedding waits (sealed) for
+/// the selfie.
+#[post("/api/capture/document")]
+async fn upload_document(
+    state: web::Data<AppState>,
+    session: CaptureSession,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let record = session.require_open()?.clone();
+    flow::expect_step(&record, Step::Document)?;
+    let bytes = intake::read_single_image(payload, upload_limits(&state)).await?;
+    let (reading, portrait) = read_document(&state, bytes).await?;
+    let mut flow_state = flow::open_state(&state.templates, &record)?;
+    let debug = Some(serde_json::json!({
+        "corners": reading.corners.as_ref().map(|q| format!("{q:?}")),
+        "quality": reading.quality.as_ref().map(|q| serde_json::to_value(q).unwrap_or_default()),
+        "mrz_valid": reading.mrz.as_ref().map(|m| m.valid),
+        "timings_ms": serde_json::to_value(reading.timings).unwrap_or_default(),
+        "portrait_faces": portrait.as_ref().map(|p| p.detections.len()),
+    }));
+    let mut reasons: Vec<String> = reading.reason_codes().iter().map(|c| c.to_string()).collect();
+    let portrait_embedding = portrait.as_ref().and_then(|p| p.face.as_ref()).map(|f| f.embedding.as_slice().to_vec());
+    if reasons.is_empty() && portrait_embedding.is_none() {
+        reasons.push("portrait_not_found".into());
+    }
+    if !reasons.is_empty() {
+        return Ok(flow::fail_step(&state, &record, Step::Document, flow_state, reasons, debug).await?.into_response());
+    }
+    flow_state.document = Some(webhook_data(&reading));
+    flow_state.portrait = portrait_embedding;
+    Ok(flow::pass_step(&state, &record, Step::Document, flow_state, debug).await?.into_response())
+}
+
+/// Reads the card and analyses its portrait, off the async runtime.
+async fn read_document(
+    state: &web::Data<AppState>,
+    bytes: Vec<u8>,
+) -> Result<(DocumentReading, Option<FaceAnalysis>), ApiError> {
+    let _slot = analysis_slot(state)?;
+    let (document, face, limits) = (state.document.clone(), state.face.clone(), image_limits(state));
+    let result = web::block(move || {
+        let reading = document.read(&bytes, &limits)?;
+        // The portrait is small and printed: its face is used even where a selfie's quality
+        // gate would complain; only "no face at all" fails the step.
+        let portrait = reading.portrait_crop().map(|crop| face.analyze(&crop)).transpose().ok().flatten();
+        Ok::<_, DocumentError>((reading, portrait))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("analysis task: {e}")))?;
+    result.map_err(|e| match e {
+        DocumentError::Image(img) => image_error(img),
+        other => ApiError::Internal(other.to_string()),
+    })
+}
+
+/// SPEC §2 `data`: normalised fields, the MRZ, and every field as read (`dataOnIDcard`).
+fn webhook_data(reading: &DocumentReading) -> serde_json::Value {
+    let mut data = serde_json::Map::new();
+    let mut sources = serde_json::Map::new();
+    for (key, field) in &reading.data {
+        let name = if key == "given_names" { "name" } else { key.as_str() };
+        data.insert(name.to_string(), serde_json::json!(field.value));
+        sources.insert(name.to_string(), serde_json::to_value(field.source).unwrap_or_default());
+    }
+    if let Some(mrz) = &reading.mrz {
+        data.entry("issuing_country").or_insert_with(|| serde_json::json!(mrz.fields.issuing_state));
+        let doc_type = if mrz.fields.document_code.starts_with('P') { "P" } else { "ID" };
+        data.entry("document_type").or_insert_with(|| serde_json::json!(doc_type));
+        data.insert("mrz".into(), serde_json::json!({ "lines": mrz.lines, "valid": mrz.valid }));
+    }
+    data.insert("sources".into(), serde_json::Value::Object(sources));
+    data.insert("dataOnIDcard".into(), serde_json::to_value(&reading.data_on_id_card).unwrap_or_default());
+    serde_json::Value::Object(data)
 }
 
 /// Decodes and analyses an uploaded face photo off the async runtime.

@@ -118,10 +118,9 @@ pub fn refine_card(edges: &EdgeImage, predicted: &Quad, bands: &[SearchBand; 4])
     let lines: Vec<Line> = (0..4)
         .map(|side| {
             let (a, b) = (p[side], p[(side + 1) % 4]);
-            find_edge(edges, a, b, center, &bands[side]).or_else(|| Line::through(a, b)).unwrap_or(Line {
-                normal: Point::new(1.0, 0.0),
-                offset: 0.0,
-            })
+            find_edge(edges, a, b, center, &bands[side])
+                .or_else(|| Line::through(a, b))
+                .unwrap_or(Line { normal: Point::new(1.0, 0.0), offset: 0.0 })
         })
         .collect();
     // Corner i is where side i-1 (ending at it) meets side i (starting at it).

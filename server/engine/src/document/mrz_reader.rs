@@ -46,8 +46,14 @@ fn is_line_candidate(b: &TextBox) -> bool {
 
 /// Reads the MRZ from `boxes` detected in `image` (boxes in `image` coordinates scaled by
 /// `scale` to the detector's image: photo = detector × scale).
-pub fn read_mrz(ocr: &OcrEngine, image: &RgbImage, boxes: &[TextBox], scale: f64) -> Result<Option<MrzReading>, OcrError> {
-    let mut candidates: Vec<Quad> = boxes.iter().filter(|b| is_line_candidate(b)).map(|b| b.quad.scale(scale)).collect();
+pub fn read_mrz(
+    ocr: &OcrEngine,
+    image: &RgbImage,
+    boxes: &[TextBox],
+    scale: f64,
+) -> Result<Option<MrzReading>, OcrError> {
+    let mut candidates: Vec<Quad> =
+        boxes.iter().filter(|b| is_line_candidate(b)).map(|b| b.quad.scale(scale)).collect();
     candidates.sort_by(|a, b| b.width().total_cmp(&a.width()));
     candidates.truncate(10);
     if candidates.is_empty() {

@@ -197,12 +197,8 @@ pub fn sample_bilinear(image: &RgbImage, x: f64, y: f64) -> [f32; 3] {
 /// grid of samples so thin strokes are not lost to aliasing.
 pub fn warp_quad(image: &RgbImage, quad: &Quad, width: u32, height: u32) -> RgbImage {
     let (w, h) = (width.max(1), height.max(1));
-    let target = [
-        Point::new(0.0, 0.0),
-        Point::new(w as f64, 0.0),
-        Point::new(w as f64, h as f64),
-        Point::new(0.0, h as f64),
-    ];
+    let target =
+        [Point::new(0.0, 0.0), Point::new(w as f64, 0.0), Point::new(w as f64, h as f64), Point::new(0.0, h as f64)];
     let Some(map) = Homography::from_points(&target, &quad.0) else {
         return RgbImage::new(w, h);
     };

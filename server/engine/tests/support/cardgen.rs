@@ -19,12 +19,16 @@ pub const FONT_DIR: &str = "/usr/share/fonts/truetype/dejavu";
 pub const SPECIMEN_MRZ: [&str; 3] =
     ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
 
+/// The repository root, found upward from the crate that includes this file (the engine's
+/// tests and the server's tests both do).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let start = Path::new(env!("CARGO_MANIFEST_DIR"));
+    start.ancestors().find(|p| p.join("models/manifest.toml").is_file()).unwrap_or(start).to_path_buf()
 }
 
 fn font(name: &str) -> FontVec {
-    let bytes = std::fs::read(Path::new(FONT_DIR).join(name)).expect("fonts-dejavu-core is installed (scripts/install-deps)");
+    let bytes =
+        std::fs::read(Path::new(FONT_DIR).join(name)).expect("fonts-dejavu-core is installed (scripts/install-deps)");
     FontVec::try_from_vec(bytes).expect("valid TrueType font")
 }
 
@@ -38,7 +42,8 @@ pub fn render_card() -> RgbImage {
     });
     draw_filled_rect_mut(&mut card, Rect::at(0, 0).of_size(CARD_W, 90), Rgb([30, 70, 140]));
     draw_text_mut(&mut card, Rgb([255, 255, 255]), 330, 22, 46.0, &bold, "IDENTITY CARD");
-    let portrait = image::open(repo_root().join("fixtures/fetched/obama.jpg")).expect("scripts/setup fetched the fixtures");
+    let portrait =
+        image::open(repo_root().join("fixtures/fetched/obama.jpg")).expect("scripts/setup fetched the fixtures");
     let portrait = image::imageops::resize(&portrait.to_rgb8(), 300, 400, image::imageops::FilterType::Triangle);
     image::imageops::overlay(&mut card, &portrait, 45, 115);
     let label = Rgb([70, 80, 100]);
