@@ -187,13 +187,33 @@ fn score_fields(result: &mut ImageResult, r: &DocumentReading, truth: &Value) {
     let s = |p: &str| truth.pointer(p).and_then(Value::as_str).map(str::to_string);
     let mrz_fields = r.mrz.as_ref().map(|m| &m.fields);
     let mrz_pairs = [
-        ("mrz.document_number", s("/mrz/document_number").or(s("/mrz/fields/document_number")), mrz_fields.map(|f| f.document_number.clone())),
-        ("mrz.date_of_birth", s("/mrz/date_of_birth").or(s("/mrz/fields/date_of_birth")), mrz_fields.map(|f| f.date_of_birth.clone())),
-        ("mrz.date_of_expiry", s("/mrz/date_of_expiry").or(s("/mrz/fields/date_of_expiry")), mrz_fields.map(|f| f.date_of_expiry.clone())),
+        (
+            "mrz.document_number",
+            s("/mrz/document_number").or(s("/mrz/fields/document_number")),
+            mrz_fields.map(|f| f.document_number.clone()),
+        ),
+        (
+            "mrz.date_of_birth",
+            s("/mrz/date_of_birth").or(s("/mrz/fields/date_of_birth")),
+            mrz_fields.map(|f| f.date_of_birth.clone()),
+        ),
+        (
+            "mrz.date_of_expiry",
+            s("/mrz/date_of_expiry").or(s("/mrz/fields/date_of_expiry")),
+            mrz_fields.map(|f| f.date_of_expiry.clone()),
+        ),
         ("mrz.sex", s("/mrz/sex").or(s("/mrz/fields/sex")), mrz_fields.map(|f| f.sex.clone())),
-        ("mrz.nationality", s("/mrz/nationality").or(s("/mrz/fields/nationality")), mrz_fields.map(|f| f.nationality.clone())),
+        (
+            "mrz.nationality",
+            s("/mrz/nationality").or(s("/mrz/fields/nationality")),
+            mrz_fields.map(|f| f.nationality.clone()),
+        ),
         ("mrz.surname", s("/mrz/surname").or(s("/mrz/fields/surname")), mrz_fields.map(|f| f.surname.clone())),
-        ("mrz.given_names", s("/mrz/given_names").or(s("/mrz/fields/given_names")), mrz_fields.map(|f| f.given_names.clone())),
+        (
+            "mrz.given_names",
+            s("/mrz/given_names").or(s("/mrz/fields/given_names")),
+            mrz_fields.map(|f| f.given_names.clone()),
+        ),
     ];
     for (key, want, got) in mrz_pairs {
         if let Some(want) = want {
@@ -241,11 +261,26 @@ fn conditions(truth: &Value) -> Vec<String> {
     if let Some(rot) = f("rotation_deg") {
         let r = rot.rem_euclid(360.0);
         let d = |a: f64| (r - a).abs().min(360.0 - (r - a).abs());
-        let tag = if d(0.0) < 45.0 { "rotation≈0" } else if d(180.0) < 45.0 { "rotation≈180" } else { "rotation≈90" };
+        let tag = if d(0.0) < 45.0 {
+            "rotation≈0"
+        } else if d(180.0) < 45.0 {
+            "rotation≈180"
+        } else {
+            "rotation≈90"
+        };
         tags.push(tag.into());
     }
     let glare = capture.pointer("/glare/strength").and_then(Value::as_f64).unwrap_or(0.0);
-    tags.push(if glare >= 0.6 { "glare strong" } else if glare > 0.0 { "glare weak" } else { "glare none" }.into());
+    tags.push(
+        if glare >= 0.6 {
+            "glare strong"
+        } else if glare > 0.0 {
+            "glare weak"
+        } else {
+            "glare none"
+        }
+        .into(),
+    );
     if f("blur_sigma_px").unwrap_or(0.0) >= 1.5 {
         tags.push("defocus≥1.5px".into());
     }
@@ -315,16 +350,24 @@ fn markdown(dir: &Path, s: &Summary, results: &[ImageResult]) -> String {
         md += &format!("| median corner error | {m:.2} % of the diagonal |\n");
     }
     md += &format!("| MRZ found | {} |\n| MRZ fully valid | {} |\n", s.mrz_found.show(), s.mrz_valid.show());
-    md += &format!("| MRZ exact (all lines) | {} |\n| MRZ valid but wrong | {} |\n", s.mrz_exact.show(), s.mrz_wrong_but_valid.show());
+    md += &format!(
+        "| MRZ exact (all lines) | {} |\n| MRZ valid but wrong | {} |\n",
+        s.mrz_exact.show(),
+        s.mrz_wrong_but_valid.show()
+    );
     let invalid_at_source = results.iter().filter(|r| r.source_check_digits_invalid).count();
     if invalid_at_source > 0 {
-        md += &format!("| images whose printed MRZ fails its own check digits | {invalid_at_source} (can be exact, never valid) |\n");
+        md += &format!(
+            "| images whose printed MRZ fails its own check digits | {invalid_at_source} (can be exact, never valid) |\n"
+        );
     }
     md += &format!("| printed surname with accents, exact (normalised data) | {} |\n", s.accented_surname.show());
     md += &format!("| printed given names with accents, exact | {} |\n", s.accented_given_names.show());
     md += &format!("| time per image, median / p90 | {:.0} / {:.0} ms |\n", s.median_ms, s.p90_ms);
     if let (Some(r), Some(ratio)) = (s.rapidocr_median_ms, s.speed_ratio_vs_rapidocr) {
-        md += &format!("| RapidOCR 1.4.4 on the same images, median | {r:.0} ms → ThirdFactor is **{ratio:.2}×** faster |\n");
+        md += &format!(
+            "| RapidOCR 1.4.4 on the same images, median | {r:.0} ms → ThirdFactor is **{ratio:.2}×** faster |\n"
+        );
     }
     md += "\n## Fields (exact match)\n\n| field | exact |\n| --- | --- |\n";
     for (k, r) in &s.fields {
@@ -353,7 +396,14 @@ fn plots(out: &Path, results: &[ImageResult]) -> anyhow::Result<()> {
     let max_t = times.iter().copied().fold(100.0, f64::max) * 1.05;
     report::histogram_plot(
         &out.join("documents_time.png"),
-        &Axes { title: "Time per image", x_label: "ms", y_label: "images", x_range: (0.0, max_t), y_range: (0.0, 0.0), log_x: false },
+        &Axes {
+            title: "Time per image",
+            x_label: "ms",
+            y_label: "images",
+            x_range: (0.0, max_t),
+            y_range: (0.0, 0.0),
+            log_x: false,
+        },
         &[("ThirdFactor", &times)],
         30,
     )?;

@@ -1,5 +1,5 @@
 //! Evaluation commands (`thirdfactor eval …`): accuracy and speed of the engines on a
 //! labelled folder, written as JSON + Markdown + PNG plots.
 
-pub mod report;
 pub mod documents;
+pub mod report;

@@ -48,10 +48,9 @@ pub struct FieldValue {
 
 /// A calendar date as `YYYY-MM-DD`, today's date in UTC.
 pub fn today_utc() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0) as i64;
+    let days =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0)
+            as i64;
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
@@ -89,7 +88,11 @@ pub fn mrz_date_to_iso(yymmdd: &str, is_birth: bool, today: &str) -> Option<Stri
 }
 
 /// Merges MRZ and printed fields into the normalised data and lists disagreements.
-pub fn merge(mrz: Option<&Mrz>, printed: &[PrintedField], today: &str) -> (BTreeMap<String, FieldValue>, Vec<FieldName>) {
+pub fn merge(
+    mrz: Option<&Mrz>,
+    printed: &[PrintedField],
+    today: &str,
+) -> (BTreeMap<String, FieldValue>, Vec<FieldName>) {
     let mut data = BTreeMap::new();
     let mut mismatches = Vec::new();
     let printed_of = |name: FieldName| printed.iter().find(|p| p.name == name);
@@ -123,7 +126,8 @@ fn normalise_printed(name: FieldName, raw: &str) -> Option<String> {
         FieldName::DateOfBirth | FieldName::DateOfExpiry | FieldName::DateOfIssue => parse_printed_date(raw),
         FieldName::Sex => parse_sex(raw),
         FieldName::Nationality | FieldName::DocumentNumber => {
-            Some(raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase()).filter(|s| !s.is_empty())
+            Some(raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase())
+                .filter(|s| !s.is_empty())
         }
         FieldName::Surname | FieldName::GivenNames => Some(raw.to_uppercase()).filter(|s| !s.is_empty()),
     }
@@ -162,7 +166,12 @@ fn agrees(name: FieldName, mrz: &str, printed: &str) -> bool {
 }
 
 /// Checks on the document given its merged data.
-pub fn document_checks(mrz: Option<&Mrz>, mismatches: &[FieldName], expiry_iso: Option<&str>, today: &str) -> Vec<DocumentCheck> {
+pub fn document_checks(
+    mrz: Option<&Mrz>,
+    mismatches: &[FieldName],
+    expiry_iso: Option<&str>,
+    today: &str,
+) -> Vec<DocumentCheck> {
     let mut out = Vec::new();
     match mrz {
         None => out.push(DocumentCheck::MrzNotFound),
@@ -193,14 +202,24 @@ mod tests {
 
     #[test]
     fn expired_and_failed_documents_get_reason_codes() {
-        let mrz = Mrz::parse(&["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"]).expect("valid");
+        let mrz = Mrz::parse(&[
+            "I<UTOD231458907<<<<<<<<<<<<<<<",
+            "7408122F1204159UTO<<<<<<<<<<<6",
+            "ERIKSSON<<ANNA<MARIA<<<<<<<<<<",
+        ])
+        .expect("valid");
         let checks = document_checks(Some(&mrz), &[], Some("2012-04-15"), "2026-11-27");
         assert_eq!(checks, vec![DocumentCheck::DocumentExpired]);
         let (data, mismatches) = merge(Some(&mrz), &[], "2026-11-27");
         assert!(mismatches.is_empty());
         assert_eq!(data["date_of_expiry"].value, "2012-04-15");
         assert_eq!(data["surname"].source, Source::Mrz);
-        let bad = Mrz::parse(&["I<UTOD231458907<<<<<<<<<<<<<<<", "7408132F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"]).expect("shape");
+        let bad = Mrz::parse(&[
+            "I<UTOD231458907<<<<<<<<<<<<<<<",
+            "7408132F1204159UTO<<<<<<<<<<<6",
+            "ERIKSSON<<ANNA<MARIA<<<<<<<<<<",
+        ])
+        .expect("shape");
         assert!(document_checks(Some(&bad), &[], None, "2026-11-27").contains(&DocumentCheck::MrzChecksumFailed));
         // A date failing its check digit is never reported.
         let (data, _) = merge(Some(&bad), &[], "2026-11-27");

@@ -49,14 +49,108 @@ impl FieldName {
     /// Label words (accent-free, lower case) in the languages of European ID cards.
     fn label_words(self) -> &'static [&'static str] {
         match self {
-            FieldName::Surname => &["surname", "nom", "apellido", "prezime", "nachname", "familienname", "cognome", "achternaam", "nazwisko", "prijmeni", "eftirnafn", "efternamn", "etternavn", "sukunimi", "last name"],
-            FieldName::GivenNames => &["given name", "prenom", "vorname", "nombre", "ime", "forename", "nome", "voornam", "imie", "jmeno", "fornavn", "fornamn", "etunimi", "first name", "eiginnafn"],
-            FieldName::DateOfBirth => &["birth", "naissance", "geburt", "nacimiento", "rodenja", "nascita", "geboorte", "urodzenia", "narozeni", "fodsel", "fodelse", "faedingar"],
-            FieldName::Sex => &["sex", "geschlecht", "sexo", "spol", "sesso", "geslacht", "plec", "pohlavi", "kon", "kyn", "kjonn"],
-            FieldName::Nationality => &["nationalit", "staatsang", "nacionalidad", "drzavljanstvo", "cittadinanza", "nationaliteit", "obywatelstwo", "statni obcan", "rikisfang", "statsborgerskap", "medborgarskap"],
-            FieldName::DocumentNumber => &["document no", "document number", "card no", "card number", "no.", "nummer", "numero", "broj", "number", "doc no", "id no"],
-            FieldName::DateOfExpiry => &["expiry", "expiration", "valid until", "gultig", "caducidad", "vrijedi", "scadenza", "geldig tot", "wazny", "platnost", "expires"],
-            FieldName::DateOfIssue => &["issue", "delivrance", "ausstellung", "expedicion", "izdavanja", "rilascio", "afgifte", "wydania", "vydani", "issued"],
+            FieldName::Surname => &[
+                "surname",
+                "nom",
+                "apellido",
+                "prezime",
+                "nachname",
+                "familienname",
+                "cognome",
+                "achternaam",
+                "nazwisko",
+                "prijmeni",
+                "eftirnafn",
+                "efternamn",
+                "etternavn",
+                "sukunimi",
+                "last name",
+            ],
+            FieldName::GivenNames => &[
+                "given name",
+                "prenom",
+                "vorname",
+                "nombre",
+                "ime",
+                "forename",
+                "nome",
+                "voornam",
+                "imie",
+                "jmeno",
+                "fornavn",
+                "fornamn",
+                "etunimi",
+                "first name",
+                "eiginnafn",
+            ],
+            FieldName::DateOfBirth => &[
+                "birth",
+                "naissance",
+                "geburt",
+                "nacimiento",
+                "rodenja",
+                "nascita",
+                "geboorte",
+                "urodzenia",
+                "narozeni",
+                "fodsel",
+                "fodelse",
+                "faedingar",
+            ],
+            FieldName::Sex => {
+                &["sex", "geschlecht", "sexo", "spol", "sesso", "geslacht", "plec", "pohlavi", "kon", "kyn", "kjonn"]
+            }
+            FieldName::Nationality => &[
+                "nationalit",
+                "staatsang",
+                "nacionalidad",
+                "drzavljanstvo",
+                "cittadinanza",
+                "nationaliteit",
+                "obywatelstwo",
+                "statni obcan",
+                "rikisfang",
+                "statsborgerskap",
+                "medborgarskap",
+            ],
+            FieldName::DocumentNumber => &[
+                "document no",
+                "document number",
+                "card no",
+                "card number",
+                "no.",
+                "nummer",
+                "numero",
+                "broj",
+                "number",
+                "doc no",
+                "id no",
+            ],
+            FieldName::DateOfExpiry => &[
+                "expiry",
+                "expiration",
+                "valid until",
+                "gultig",
+                "caducidad",
+                "vrijedi",
+                "scadenza",
+                "geldig tot",
+                "wazny",
+                "platnost",
+                "expires",
+            ],
+            FieldName::DateOfIssue => &[
+                "issue",
+                "delivrance",
+                "ausstellung",
+                "expedicion",
+                "izdavanja",
+                "rilascio",
+                "afgifte",
+                "wydania",
+                "vydani",
+                "issued",
+            ],
         }
     }
 }
@@ -119,13 +213,23 @@ pub fn read_printed_fields(lines: &[TextLine]) -> Vec<PrintedField> {
         used[label_idx] = true;
         let label = &lines[label_idx];
         if let Some(inline) = value_after_label(&label.recognition.text, name) {
-            out.push(PrintedField { name, label: label.recognition.text.clone(), value: inline, confidence: label.recognition.confidence });
+            out.push(PrintedField {
+                name,
+                label: label.recognition.text.clone(),
+                value: inline,
+                confidence: label.recognition.confidence,
+            });
             continue;
         }
         if let Some(value_idx) = value_below_or_right(lines, label_idx, &used) {
             used[value_idx] = true;
             let v = &lines[value_idx].recognition;
-            out.push(PrintedField { name, label: label.recognition.text.clone(), value: v.text.trim().to_string(), confidence: v.confidence });
+            out.push(PrintedField {
+                name,
+                label: label.recognition.text.clone(),
+                value: v.text.trim().to_string(),
+                confidence: v.confidence,
+            });
         }
     }
     out
@@ -149,7 +253,9 @@ fn is_label_of(folded: &str, name: FieldName) -> bool {
     // "Given names / Prénoms" also contains "nom"; "Date of issue" vs "date of expiry" etc.
     match name {
         FieldName::Surname => !hit(FieldName::GivenNames.label_words()),
-        FieldName::DocumentNumber => !hit(FieldName::Surname.label_words()) && !hit(FieldName::GivenNames.label_words()),
+        FieldName::DocumentNumber => {
+            !hit(FieldName::Surname.label_words()) && !hit(FieldName::GivenNames.label_words())
+        }
         _ => true,
     }
 }
@@ -181,7 +287,7 @@ fn value_below_or_right(lines: &[TextLine], label_idx: usize, used: &[bool]) -> 
             let (x0, y0, _, y1) = l.quad.bounding_box();
             let below = y0 > ly0 + 0.5 * lh && y0 - ly1 < 2.2 * lh && (x0 - lx0).abs() < 3.0 * lh;
             let right = (0.5 * (y0 + y1) - 0.5 * (ly0 + ly1)).abs() < 0.6 * lh && x0 > lx1 - 2.0 && x0 - lx1 < 6.0 * lh;
-            (below || right).then(|| (i, if below { y0 - ly1 } else { x0 - lx1 + lh }))
+            (below || right).then_some((i, if below { y0 - ly1 } else { x0 - lx1 + lh }))
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(i, _)| i)
@@ -189,13 +295,14 @@ fn value_below_or_right(lines: &[TextLine], label_idx: usize, used: &[bool]) -> 
 
 fn looks_like_label(text: &str) -> bool {
     let folded = fold(text);
-    FieldName::ALL.iter().any(|&n| is_label_of(&folded, n)) && (text.contains('/') || text.chars().any(|c| c.is_lowercase()))
+    FieldName::ALL.iter().any(|&n| is_label_of(&folded, n))
+        && (text.contains('/') || text.chars().any(|c| c.is_lowercase()))
 }
 
 /// Parses printed dates: 12.08.1974, 12 08 1974, 12/08/1974, 12 AUG 1974, 12 AUG/AOÛT 1974.
 pub fn parse_printed_date(text: &str) -> Option<String> {
     let folded = fold(text).to_uppercase();
-    let tokens: Vec<&str> = folded.split(|c: char| c == ' ' || c == '.' || c == '-').filter(|t| !t.is_empty()).collect();
+    let tokens: Vec<&str> = folded.split([' ', '.', '-']).filter(|t| !t.is_empty()).collect();
     let numeric: Vec<&str> = folded.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).collect();
     let (day, month, year) = if numeric.len() == 3 && numeric[2].len() == 4 {
         (numeric[0].parse::<u32>().ok()?, numeric[1].parse::<u32>().ok()?, numeric[2].parse::<u32>().ok()?)

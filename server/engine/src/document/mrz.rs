@@ -184,11 +184,7 @@ struct DocumentNumberSpan {
 impl Mrz {
     pub fn new(format: MrzFormat, lines: Vec<MrzLine>) -> Result<Self, MrzError> {
         if lines.len() != format.line_count() || lines.iter().any(|l| l.0.len() != format.line_length()) {
-            return Err(MrzError::WrongShape {
-                format,
-                expected: format.line_count(),
-                length: format.line_length(),
-            });
+            return Err(MrzError::WrongShape { format, expected: format.line_count(), length: format.line_length() });
         }
         Ok(Self { format, lines })
     }
@@ -242,7 +238,7 @@ impl Mrz {
             _ => (self.line(0)[5..].to_string(), 13),
         };
         let (surname, given) = split_names(&names);
-        let l2 = if self.format == MrzFormat::Td1 { self.line(1) } else { self.line(1) };
+        let l2 = self.line(1);
         let (dob, sex, exp, nat) = if self.format == MrzFormat::Td1 {
             (&l2[0..6], &l2[7..8], &l2[8..14], &l2[15..18])
         } else {
@@ -277,7 +273,9 @@ impl Mrz {
             None
         } else {
             let (data, check) = match self.format {
-                MrzFormat::Td1 => (format!("{}{}{}{}", &self.line(0)[5..30], &l2[0..7], &l2[8..15], &l2[18..29]), digit(l2, 29)),
+                MrzFormat::Td1 => {
+                    (format!("{}{}{}{}", &self.line(0)[5..30], &l2[0..7], &l2[8..15], &l2[18..29]), digit(l2, 29))
+                }
                 MrzFormat::Td2 => (format!("{}{}{}", &l2[0..10], &l2[13..20], &l2[21..35]), digit(l2, 35)),
                 MrzFormat::Td3 => (format!("{}{}{}", &l2[0..10], &l2[13..20], &l2[21..43]), digit(l2, 43)),
             };
@@ -288,8 +286,10 @@ impl Mrz {
             date_of_birth: check_holds(&l2[dob_at..dob_at + 6], digit(l2, dob_at + 6)),
             date_of_expiry: check_holds(&l2[exp_at..exp_at + 6], digit(l2, exp_at + 6)),
             composite,
-            personal_number: (self.format == MrzFormat::Td3 && !self.is_visa())
-                .then(|| check_holds(&l2[28..42], digit(l2, 42)) || (digit(l2, 42) == '0' && l2[28..42].chars().all(|c| c == '<'))),
+            personal_number: (self.format == MrzFormat::Td3 && !self.is_visa()).then(|| {
+                check_holds(&l2[28..42], digit(l2, 42))
+                    || (digit(l2, 42) == '0' && l2[28..42].chars().all(|c| c == '<'))
+            }),
         }
     }
 
@@ -315,14 +315,13 @@ mod tests {
     use super::*;
 
     // ICAO Doc 9303 part 5, appendix A: the TD1 specimen.
-    const TD1: [&str; 3] = ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
+    const TD1: [&str; 3] =
+        ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
     // ICAO Doc 9303 part 6: the TD2 specimen.
     const TD2: [&str; 2] = ["I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "D231458907UTO7408122F1204159<<<<<<<6"];
     // ICAO Doc 9303 part 4: the TD3 specimen.
-    const TD3: [&str; 2] = [
-        "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
-        "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
-    ];
+    const TD3: [&str; 2] =
+        ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
 
     #[test]
     fn check_digit_matches_icao_examples() {

@@ -182,8 +182,7 @@ fn coerce_kinds(line_no: usize, line: &mut [OcrChar], kinds: &[CharKind], repair
         if allowed(c.symbol, kind) {
             continue;
         }
-        let replacement =
-            c.runner_up.filter(|&r| allowed(r, kind) && r != '<').or_else(|| look_alike(c.symbol, kind));
+        let replacement = c.runner_up.filter(|&r| allowed(r, kind) && r != '<').or_else(|| look_alike(c.symbol, kind));
         if let Some(to) = replacement {
             repairs.push(Repair {
                 line: line_no,
@@ -246,9 +245,16 @@ fn alternatives(c: &OcrChar, kind: CharKind) -> Vec<char> {
     if let Some(r) = c.runner_up.filter(|&r| allowed(r, kind) && r != c.symbol) {
         alts.push(r);
     }
-    let pairs: &[(char, char)] = &[('0', 'O'), ('0', 'D'), ('1', 'I'), ('2', 'Z'), ('5', 'S'), ('8', 'B'), ('6', 'G'), ('0', 'Q')];
+    let pairs: &[(char, char)] =
+        &[('0', 'O'), ('0', 'D'), ('1', 'I'), ('2', 'Z'), ('5', 'S'), ('8', 'B'), ('6', 'G'), ('0', 'Q')];
     for &(a, b) in pairs {
-        let other = if c.symbol == a { Some(b) } else if c.symbol == b { Some(a) } else { None };
+        let other = if c.symbol == a {
+            Some(b)
+        } else if c.symbol == b {
+            Some(a)
+        } else {
+            None
+        };
         if let Some(o) = other.filter(|&o| allowed(o, kind) && !alts.contains(&o)) {
             alts.push(o);
         }
@@ -364,7 +370,8 @@ mod tests {
         text.chars().map(|c| OcrChar { symbol: c, runner_up: None }).collect()
     }
 
-    const TD1: [&str; 3] = ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
+    const TD1: [&str; 3] =
+        ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
 
     #[test]
     fn clean_lines_need_no_repair() {
@@ -437,10 +444,8 @@ mod tests {
 
     #[test]
     fn td3_with_confusions_is_repaired() {
-        let lines = [
-            ocr("P<UT0ERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"),
-            ocr("L898902C36UTO74O8122F1204159ZE184226B<<<<<10"),
-        ];
+        let lines =
+            [ocr("P<UT0ERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"), ocr("L898902C36UTO74O8122F1204159ZE184226B<<<<<10")];
         let r = assemble(MrzFormat::Td3, &lines).expect("assembled");
         assert!(r.mrz.is_valid(), "{:?}", r.mrz.checks());
         assert_eq!(r.mrz.fields().issuing_state, "UTO");

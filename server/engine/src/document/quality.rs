@@ -64,7 +64,12 @@ pub fn measure(photo_size: (u32, u32), corners: &Quad, card: &RgbImage) -> Quali
     }
 }
 
-pub fn reasons(photo_size: (u32, u32), corners: &Quad, m: &QualityMeasures, t: &QualityThresholds) -> Vec<QualityReason> {
+pub fn reasons(
+    photo_size: (u32, u32),
+    corners: &Quad,
+    m: &QualityMeasures,
+    t: &QualityThresholds,
+) -> Vec<QualityReason> {
     let mut out = Vec::new();
     if m.card_coverage < t.min_coverage {
         out.push(QualityReason::CardTooSmall);

@@ -66,7 +66,12 @@ impl OcrEngine {
     }
 
     /// Reads each quad of `image` (corner 0 → 1 = reading direction).
-    pub fn recognize(&self, image: &RgbImage, quads: &[Quad], mask: Option<&[bool]>) -> Result<Vec<Recognition>, OcrError> {
+    pub fn recognize(
+        &self,
+        image: &RgbImage,
+        quads: &[Quad],
+        mask: Option<&[bool]>,
+    ) -> Result<Vec<Recognition>, OcrError> {
         let lines: Vec<RgbImage> = quads.iter().map(|q| recognition::prepare_recognition_input(image, q)).collect();
         recognition::recognize_lines(&self.models, &self.alphabet, &lines, mask)
     }

@@ -162,7 +162,8 @@ pub fn ctc_greedy(probs: &[f32], classes: usize, alphabet: &Alphabet, mask: Opti
         previous = best;
     }
     let text: String = chars.iter().map(|c| c.symbol.as_str()).collect();
-    let confidence = if chars.is_empty() { 0.0 } else { chars.iter().map(|c| c.prob).sum::<f32>() / chars.len() as f32 };
+    let confidence =
+        if chars.is_empty() { 0.0 } else { chars.iter().map(|c| c.prob).sum::<f32>() / chars.len() as f32 };
     Recognition { text, confidence, chars }
 }
 
