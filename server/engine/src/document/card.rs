@@ -39,7 +39,8 @@ pub fn card_from_mrz(mrz_block: &Quad, placement: &MrzPlacement) -> Option<Quad>
 
 pub fn is_convex(q: &Quad) -> bool {
     let p = q.0;
-    let signs: Vec<f64> = (0..4).map(|i| p[(i + 1) % 4].sub(p[i]).cross(p[(i + 2) % 4].sub(p[(i + 1) % 4]))).collect();
+    let signs: Vec<f64> =
+        (0..4).map(|i| p[(i + 1) % 4].minus(p[i]).cross(p[(i + 2) % 4].minus(p[(i + 1) % 4]))).collect();
     signs.iter().all(|&s| s > 0.0) || signs.iter().all(|&s| s < 0.0)
 }
 
@@ -52,7 +53,7 @@ struct Line {
 
 impl Line {
     fn through(a: Point, b: Point) -> Option<Self> {
-        let d = b.sub(a);
+        let d = b.minus(a);
         if d.norm() < 1e-9 {
             return None;
         }
@@ -138,9 +139,9 @@ pub fn refine_card(edges: &EdgeImage, predicted: &Quad, bands: &[SearchBand; 4])
 /// Samples the edge strength across the side at many points and fits a line to the strongest
 /// responses with RANSAC.
 fn find_edge(edges: &EdgeImage, a: Point, b: Point, center: Point, band: &SearchBand) -> Option<Line> {
-    let along = b.sub(a);
+    let along = b.minus(a);
     let mut normal = along.perp().unit();
-    if normal.dot(a.sub(center)) < 0.0 {
+    if normal.dot(a.minus(center)) < 0.0 {
         normal = normal.scale(-1.0);
     }
     const SAMPLES: usize = 48;
@@ -158,11 +159,11 @@ fn edge_peaks(edges: &EdgeImage, base: Point, normal: Point, band: &SearchBand) 
     let (from, to) = (-band.inner.round() as i64, band.outer.round() as i64);
     let responses: Vec<(f64, Point)> = (from..=to)
         .map(|s| {
-            let p = base.add(normal.scale(s as f64));
+            let p = base.plus(normal.scale(s as f64));
             if !edges.inside(p) {
                 return (0.0, p);
             }
-            let d = edges.value(p.add(normal.scale(1.5))) - edges.value(p.sub(normal.scale(1.5)));
+            let d = edges.value(p.plus(normal.scale(1.5))) - edges.value(p.minus(normal.scale(1.5)));
             (d.abs(), p)
         })
         .collect();
@@ -214,17 +215,17 @@ fn ransac_line(candidates: &[(Point, f64)], direction: Point) -> Option<Line> {
 /// Total least squares line through points.
 fn fit_line(points: &[Point]) -> Option<Line> {
     let n = points.len() as f64;
-    let mean = points.iter().fold(Point::default(), |a, p| a.add(*p)).scale(1.0 / n);
+    let mean = points.iter().fold(Point::default(), |a, p| a.plus(*p)).scale(1.0 / n);
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
     for p in points {
-        let d = p.sub(mean);
+        let d = p.minus(mean);
         sxx += d.x * d.x;
         sxy += d.x * d.y;
         syy += d.y * d.y;
     }
     let angle = 0.5 * (2.0 * sxy).atan2(sxx - syy);
     let dir = Point::new(angle.cos(), angle.sin());
-    Line::through(mean, mean.add(dir))
+    Line::through(mean, mean.plus(dir))
 }
 
 /// The card cut out of the photo at the fixed rectified size.

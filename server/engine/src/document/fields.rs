@@ -287,7 +287,7 @@ fn value_below_or_right(lines: &[TextLine], label_idx: usize, used: &[bool]) -> 
             let (x0, y0, _, y1) = l.quad.bounding_box();
             let below = y0 > ly0 + 0.5 * lh && y0 - ly1 < 2.2 * lh && (x0 - lx0).abs() < 3.0 * lh;
             let right = (0.5 * (y0 + y1) - 0.5 * (ly0 + ly1)).abs() < 0.6 * lh && x0 > lx1 - 2.0 && x0 - lx1 < 6.0 * lh;
-            (below || right).then(|| (i, if below { y0 - ly1 } else { x0 - lx1 + lh }))
+            (below || right).then_some((i, if below { y0 - ly1 } else { x0 - lx1 + lh }))
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(i, _)| i)
@@ -302,8 +302,7 @@ fn looks_like_label(text: &str) -> bool {
 /// Parses printed dates: 12.08.1974, 12 08 1974, 12/08/1974, 12 AUG 1974, 12 AUG/AOÛT 1974.
 pub fn parse_printed_date(text: &str) -> Option<String> {
     let folded = fold(text).to_uppercase();
-    let tokens: Vec<&str> =
-        folded.split(|c: char| c == ' ' || c == '.' || c == '-').filter(|t| !t.is_empty()).collect();
+    let tokens: Vec<&str> = folded.split([' ', '.', '-']).filter(|t| !t.is_empty()).collect();
     let numeric: Vec<&str> = folded.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).collect();
     let (day, month, year) = if numeric.len() == 3 && numeric[2].len() == 4 {
         (numeric[0].parse::<u32>().ok()?, numeric[1].parse::<u32>().ok()?, numeric[2].parse::<u32>().ok()?)

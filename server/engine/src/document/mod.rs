@@ -157,6 +157,12 @@ impl DocumentEngine {
         timings.mrz_ms = ms_since(t);
         let t = Instant::now();
         let corners = mrz.as_ref().and_then(|m| locate_card(m, &small, &boxes, scale));
+        let mrz = match (mrz, &corners) {
+            (Some(m), Some(c)) if !m.repaired.mrz.is_valid() || !m.repaired.repairs.is_empty() => {
+                Some(mrz_reader::reread_td1(&self.ocr, photo, c, m)?)
+            }
+            (m, _) => m,
+        };
         let card = corners.map(|c| card::rectify(photo, &c));
         timings.card_ms = ms_since(t);
         let t = Instant::now();
@@ -228,10 +234,10 @@ fn search_bands(predicted: &Quad, boxes: &[TextBox]) -> [card::SearchBand; 4] {
     let (pw, ph) = (predicted.width(), predicted.height());
     let inner = |frac: f64, size: f64| (frac * size * 0.9).clamp(2.0, 0.2 * size);
     [
-        card::SearchBand { inner: inner(extent.1.max(0.0) / h, ph), outer: 0.22 * ph },
-        card::SearchBand { inner: inner((w - extent.2).max(0.0) / w, pw), outer: 0.08 * pw },
-        card::SearchBand { inner: inner((h - extent.3).max(0.0) / h, ph), outer: 0.08 * ph },
-        card::SearchBand { inner: inner(extent.0.max(0.0) / w, pw), outer: 0.08 * pw },
+        card::SearchBand { inner: inner(extent.1.max(0.0) / h, ph), outer: 0.25 * ph },
+        card::SearchBand { inner: inner((w - extent.2).max(0.0) / w, pw), outer: 0.15 * pw },
+        card::SearchBand { inner: inner((h - extent.3).max(0.0) / h, ph), outer: 0.12 * ph },
+        card::SearchBand { inner: inner(extent.0.max(0.0) / w, pw), outer: 0.15 * pw },
     ]
 }
 

@@ -238,7 +238,7 @@ impl Mrz {
             _ => (self.line(0)[5..].to_string(), 13),
         };
         let (surname, given) = split_names(&names);
-        let l2 = if self.format == MrzFormat::Td1 { self.line(1) } else { self.line(1) };
+        let l2 = self.line(1);
         let (dob, sex, exp, nat) = if self.format == MrzFormat::Td1 {
             (&l2[0..6], &l2[7..8], &l2[8..14], &l2[15..18])
         } else {

@@ -145,8 +145,8 @@ fn oriented_rect(points: &[IPoint<i32>]) -> Option<Quad> {
     }
     let rect = imageproc::geometry::min_area_rect(&hull);
     let corners = rect.map(|p| Point::new(p.x as f64 + 0.5, p.y as f64 + 0.5));
-    let center = corners.iter().fold(Point::default(), |a, p| a.add(*p)).scale(0.25);
-    let (e1, e2) = (corners[1].sub(corners[0]), corners[2].sub(corners[1]));
+    let center = corners.iter().fold(Point::default(), |a, p| a.plus(*p)).scale(0.25);
+    let (e1, e2) = (corners[1].minus(corners[0]), corners[2].minus(corners[1]));
     let (long, short) = if e1.norm() >= e2.norm() { (e1, e2) } else { (e2, e1) };
     let mut u = long.unit();
     if u.x < -1e-6 || (u.x.abs() <= 1e-6 && u.y < 0.0) {
@@ -160,7 +160,7 @@ fn oriented_rect(points: &[IPoint<i32>]) -> Option<Quad> {
 fn rect_around(center: Point, u: Point, half_w: f64, half_h: f64) -> Quad {
     let v = u.perp();
     let (a, b) = (u.scale(half_w), v.scale(half_h));
-    Quad([center.sub(a).sub(b), center.add(a).sub(b), center.add(a).add(b), center.sub(a).add(b)])
+    Quad([center.minus(a).minus(b), center.plus(a).minus(b), center.plus(a).plus(b), center.minus(a).plus(b)])
 }
 
 /// Grows the rectangle by `area * ratio / perimeter` on every side (the DB unclip rule).

@@ -15,10 +15,10 @@ impl Point {
     pub const fn new(x: f64, y: f64) -> Self {
         Self { x, y }
     }
-    pub fn add(self, o: Point) -> Point {
+    pub fn plus(self, o: Point) -> Point {
         Point::new(self.x + o.x, self.y + o.y)
     }
-    pub fn sub(self, o: Point) -> Point {
+    pub fn minus(self, o: Point) -> Point {
         Point::new(self.x - o.x, self.y - o.y)
     }
     pub fn scale(self, k: f64) -> Point {
@@ -34,7 +34,7 @@ impl Point {
         self.dot(self).sqrt()
     }
     pub fn distance(self, o: Point) -> f64 {
-        self.sub(o).norm()
+        self.minus(o).norm()
     }
     pub fn unit(self) -> Point {
         let n = self.norm();
@@ -45,7 +45,7 @@ impl Point {
         Point::new(-self.y, self.x)
     }
     pub fn lerp(self, o: Point, t: f64) -> Point {
-        self.add(o.sub(self).scale(t))
+        self.plus(o.minus(self).scale(t))
     }
 }
 
@@ -65,7 +65,7 @@ impl Quad {
         0.5 * (self.0[0].distance(self.0[3]) + self.0[1].distance(self.0[2]))
     }
     pub fn center(&self) -> Point {
-        self.0.iter().fold(Point::default(), |acc, p| acc.add(*p)).scale(0.25)
+        self.0.iter().fold(Point::default(), |acc, p| acc.plus(*p)).scale(0.25)
     }
     pub fn area(&self) -> f64 {
         let p = &self.0;
@@ -86,7 +86,7 @@ impl Quad {
     }
     /// Unit vector along the reading direction (corner 0 → corner 1).
     pub fn direction(&self) -> Point {
-        self.0[1].sub(self.0[0]).add(self.0[2].sub(self.0[3])).unit()
+        self.0[1].minus(self.0[0]).plus(self.0[2].minus(self.0[3])).unit()
     }
     pub fn bounding_box(&self) -> (f64, f64, f64, f64) {
         let xs = self.0.map(|p| p.x);
@@ -149,6 +149,7 @@ impl Homography {
 }
 
 /// Gaussian elimination with partial pivoting on an augmented 8×9 system.
+#[allow(clippy::needless_range_loop)] // index form mirrors the textbook algorithm
 fn solve_8x8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
     for col in 0..8 {
         let pivot = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
