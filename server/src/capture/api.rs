@@ -202,7 +202,7 @@ fn face_debug(analysis: &FaceAnalysis) -> serde_json::Value {
         "faces_detected": analysis.detections.len(),
         "image": [analysis.image_width, analysis.image_height],
         "quality_reasons": analysis.reason_codes(),
-        "measures": analysis.face.as_ref().map(|f| serde_json::to_value(&f.measures).unwrap_or_default()),
+        "measures": analysis.face.as_ref().map(|f| serde_json::to_value(f.measures).unwrap_or_default()),
     })
 }
 
