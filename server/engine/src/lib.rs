@@ -1,3 +1,4 @@
 pub mod face;
 pub mod imaging;
+pub mod liveness;
 pub mod models;
