@@ -1,4 +1,4 @@
-//! Command line: `serve`, `migrate`, `merchant create|list`.
+//! Command line: `serve`, `migrate`, `merchant create|list`, `eval …`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,6 +30,38 @@ pub enum Command {
     /// Manage merchants (integrators).
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// Measure the engines' accuracy on a labelled folder (JSON + Markdown + PNG report).
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Face verification: every pair of labelled images, EER, FNMR at fixed FMR, ROC/DET.
+    Faces {
+        /// CSV with `file,identity` rows (paths relative to --images).
+        #[arg(long)]
+        labels: PathBuf,
+        #[arg(long)]
+        images: PathBuf,
+        /// Report folder (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Leave this labelled file out (repeatable).
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// Embed each face and its mirror image (test-time augmentation).
+        #[arg(long)]
+        flip: bool,
+    },
+    /// Liveness: 12-frame windows of labelled clips and stills, APCER per attack kind, BPCER.
+    Liveness {
+        /// Folder with labels.csv, frames/ and stills/.
+        dir: PathBuf,
+        /// Report folder (created).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,7 +97,50 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             create_merchant(&settings, &name, &webhook_base, id, json).await
         }
         Command::Merchant(MerchantCommand::List { json }) => list_merchants(&settings, json).await,
+        Command::Eval(EvalCommand::Faces { labels, images, out, exclude, flip }) => {
+            let args = crate::eval::faces::FacesArgs { labels, images, out, exclude };
+            eval_faces(&settings, args, flip)
+        }
+        Command::Eval(EvalCommand::Liveness { dir, out }) => eval_liveness(&settings, &dir, &out),
     }
+}
+
+fn eval_faces(settings: &Settings, args: crate::eval::faces::FacesArgs, flip: bool) -> anyhow::Result<()> {
+    use thirdfactor_engine::face::{FaceConfig, FaceEngine};
+    let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
+    let engine = FaceEngine::new(models, FaceConfig { flip_embedding: flip, ..FaceConfig::default() });
+    let report = crate::eval::faces::run(&engine, &args)?;
+    let (all, gated) = (&report.all_faces, &report.quality_gated);
+    for (name, m) in [("all faces", all), ("quality-gated", gated)] {
+        let at = |i: usize| m.operating_points.get(i).map_or(f64::NAN, |p| p.fnmr * 100.0);
+        println!(
+            "{name:>13}: {} images, {} genuine / {} impostor pairs, EER {:.2} %, FNMR {:.1} % @ FMR 1 %, {:.1} % @ 0.1 %",
+            m.images,
+            m.genuine_pairs,
+            m.impostor_pairs,
+            m.eer * 100.0,
+            at(0),
+            at(1)
+        );
+    }
+    println!("report: {}", args.out.join("report.md").display());
+    Ok(())
+}
+
+fn eval_liveness(settings: &Settings, dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    use thirdfactor_engine::liveness::{LivenessConfig, LivenessEngine};
+    let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
+    let face = thirdfactor_engine::face::FaceConfig::default();
+    let engine = LivenessEngine::new(models.clone(), face.clone(), LivenessConfig::default());
+    let analysis =
+        LivenessEngine::new(models, face, LivenessConfig { compare_pose_model: true, ..LivenessConfig::default() });
+    let report = crate::eval::liveness::run(&engine, &analysis, dir, out)?;
+    println!("BPCER on bona fide turn windows: {:.1} %", report.bpcer * 100.0);
+    for (kind, apcer) in &report.apcer {
+        println!("APCER {kind}: {:.1} %", apcer * 100.0);
+    }
+    println!("report: {}", out.join("report.md").display());
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

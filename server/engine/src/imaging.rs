@@ -59,6 +59,18 @@ pub fn sniff_format(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
 
 /// Decodes an upload to upright RGB, enforcing `limits`.
 pub fn decode(bytes: &[u8], limits: &IntakeLimits) -> Result<RgbImage, ImageError> {
+    let (decoder, orientation) = open_checked(bytes, limits)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    image.apply_orientation(orientation);
+    Ok(image.into_rgb8())
+}
+
+/// Every check that needs only the bytes and the header: size, format, completeness, pixel
+/// limits. Returns the header-read decoder and the EXIF orientation.
+fn open_checked<'a>(
+    bytes: &'a [u8],
+    limits: &IntakeLimits,
+) -> Result<(impl ImageDecoder + 'a, image::metadata::Orientation), ImageError> {
     if bytes.is_empty() {
         return Err(ImageError::Empty);
     }
@@ -89,9 +101,39 @@ pub fn decode(bytes: &[u8], limits: &IntakeLimits) -> Result<RgbImage, ImageErro
         });
     }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Corrupt(e.to_string()))?;
-    image.apply_orientation(orientation);
-    Ok(image.into_rgb8())
+    Ok((decoder, orientation))
+}
+
+/// Decodes a large JPEG at a reduced size straight from the DCT coefficients (1/2, 1/4 or
+/// 1/8: the inverse transform, upsampling and colour conversion then run on far fewer
+/// pixels), choosing the smallest scale whose longer side is still ≥ `max_side`. `None` when
+/// the scaled path does not apply (not a JPEG, not large enough, not 8-bit RGB/grey).
+fn decode_jpeg_reduced(bytes: &[u8], limits: &IntakeLimits, max_side: u32) -> Result<Option<RgbImage>, ImageError> {
+    if sniff_format(bytes)? != ImageFormat::Jpeg {
+        return Ok(None);
+    }
+    let (decoder, orientation) = open_checked(bytes, limits)?;
+    let (w, h) = decoder.dimensions();
+    let longer = w.max(h);
+    if longer < 2 * max_side {
+        return Ok(None);
+    }
+    drop(decoder);
+    let mut jpeg = jpeg_decoder::Decoder::new(bytes);
+    let request = |side: u32| ((u64::from(side) * u64::from(max_side)).div_ceil(u64::from(longer))).max(1) as u16;
+    let (sw, sh) = jpeg.scale(request(w), request(h)).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    let pixels = jpeg.decode().map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    let format = jpeg.info().map(|i| i.pixel_format);
+    let (sw, sh) = (u32::from(sw), u32::from(sh));
+    let image = match format {
+        Some(jpeg_decoder::PixelFormat::RGB24) => RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8),
+        Some(jpeg_decoder::PixelFormat::L8) => image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8),
+        _ => None,
+    };
+    Ok(image.map(|mut image| {
+        image.apply_orientation(orientation);
+        image.into_rgb8()
+    }))
 }
 
 /// Whether an end-of-image marker follows the last start-of-scan marker. The JPEG decoder
@@ -124,12 +166,31 @@ pub fn decode_bounded(bytes: &[u8], limits: &IntakeLimits, max_side: u32) -> Res
 
 /// Decodes an upload for analysis: the image scaled so its longer side is at most `max_side`,
 /// and that scale (analysis pixels per uploaded pixel, 1.0 when not scaled).
+///
+/// Large JPEGs are decoded at a reduced DCT scale first, so a 12-MP photo never exists in
+/// memory at full size.
 pub fn decode_for_analysis(bytes: &[u8], limits: &IntakeLimits, max_side: u32) -> Result<(RgbImage, f32), ImageError> {
-    let image = decode(bytes, limits)?;
-    let width = image.width();
+    let (width, height, image) = match decode_jpeg_reduced(bytes, limits, max_side)? {
+        Some(reduced) => {
+            let (w, h) = upright_dimensions(bytes, limits)?;
+            (w, h, reduced)
+        }
+        None => {
+            let full = decode(bytes, limits)?;
+            (full.width(), full.height(), full)
+        }
+    };
     let small = fit_within(&image, max_side);
-    let scale = small.width() as f32 / width as f32;
+    let scale = small.width().max(small.height()) as f32 / width.max(height) as f32;
     Ok((small, scale))
+}
+
+/// Width and height after the EXIF orientation is applied, from the header only.
+fn upright_dimensions(bytes: &[u8], limits: &IntakeLimits) -> Result<(u32, u32), ImageError> {
+    use image::metadata::Orientation::*;
+    let (decoder, orientation) = open_checked(bytes, limits)?;
+    let (w, h) = decoder.dimensions();
+    Ok(if matches!(orientation, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH) { (h, w) } else { (w, h) })
 }
 
 /// Scales down (never up) so the longer side is at most `max_side`, keeping the aspect.
@@ -222,6 +283,22 @@ mod tests {
         png[29..33].copy_from_slice(&crc.to_be_bytes());
         let err = decode(&png, &IntakeLimits::default()).unwrap_err();
         assert_eq!(err.code(), "image_too_many_pixels");
+    }
+
+    #[test]
+    fn large_jpegs_decode_reduced_to_the_same_picture() {
+        let img = RgbImage::from_fn(2600, 1800, |x, y| image::Rgb([(x / 10) as u8, (y / 8) as u8, 128]));
+        let jpeg = encode(&img, ImageFormat::Jpeg);
+        let reduced = decode_jpeg_reduced(&jpeg, &IntakeLimits::default(), 640).unwrap().unwrap();
+        assert_eq!(reduced.dimensions(), (650, 450), "1/4 scale is the smallest ≥ 640");
+        let (analysis, scale) = decode_for_analysis(&jpeg, &IntakeLimits::default(), 640).unwrap();
+        assert_eq!(analysis.dimensions(), (640, 443));
+        assert!((scale - 640.0 / 2600.0).abs() < 1e-6);
+        let reference = fit_within(&decode(&jpeg, &IntakeLimits::default()).unwrap(), 640);
+        let diff: f64 =
+            analysis.as_raw().iter().zip(reference.as_raw()).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum::<f64>()
+                / analysis.as_raw().len() as f64;
+        assert!(diff < 3.0, "mean absolute difference {diff}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl Default for MatchPolicy {
 }
 
 /// The cosine at which the evaluation set's FMR fell to ≤ 0.1 % (see docs/face-engine.md).
-pub const DEFAULT_THRESHOLD: f32 = 0.36;
+pub const DEFAULT_THRESHOLD: f32 = 0.38;
 
 /// The outcome of one comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -172,7 +172,8 @@ mod tests {
     fn a_good_face_passes_and_each_failure_has_its_reason() {
         let t = QualityThresholds::default();
         assert!(assess(&good(), &t).is_empty());
-        let cases: [(fn(&mut QualityMeasures), QualityReason); 6] = [
+        type Spoil = fn(&mut QualityMeasures);
+        let cases: [(Spoil, QualityReason); 6] = [
             (|m| m.eye_distance_px = 10.0, QualityReason::FaceTooSmall),
             (|m| m.brightness = 15.0, QualityReason::TooDark),
             (|m| m.clipped_fraction = 0.6, QualityReason::Overexposed),
