@@ -63,6 +63,14 @@ pub enum EvalCommand {
         #[arg(long)]
         rapidocr_python: Option<PathBuf>,
     },
+    /// Liveness: 12-frame windows of labelled clips and stills, APCER per attack kind, BPCER.
+    Liveness {
+        /// Folder with labels.csv, frames/ and stills/.
+        dir: PathBuf,
+        /// Report folder (created).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let job = move || crate::eval::documents::run(models, &dir, &out, rapidocr_python.as_deref());
             tokio::task::spawn_blocking(job).await?
         }
+        Command::Eval(EvalCommand::Liveness { dir, out }) => eval_liveness(&settings, &dir, &out),
     }
 }
 
@@ -129,6 +138,22 @@ fn eval_faces(settings: &Settings, args: crate::eval::faces::FacesArgs, flip: bo
         );
     }
     println!("report: {}", args.out.join("report.md").display());
+    Ok(())
+}
+
+fn eval_liveness(settings: &Settings, dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    use thirdfactor_engine::liveness::{LivenessConfig, LivenessEngine};
+    let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
+    let face = thirdfactor_engine::face::FaceConfig::default();
+    let engine = LivenessEngine::new(models.clone(), face.clone(), LivenessConfig::default());
+    let analysis =
+        LivenessEngine::new(models, face, LivenessConfig { compare_pose_model: true, ..LivenessConfig::default() });
+    let report = crate::eval::liveness::run(&engine, &analysis, dir, out)?;
+    println!("BPCER on bona fide turn windows: {:.1} %", report.bpcer * 100.0);
+    for (kind, apcer) in &report.apcer {
+        println!("APCER {kind}: {:.1} %", apcer * 100.0);
+    }
+    println!("report: {}", out.join("report.md").display());
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use thirdfactor_engine::document::{DocumentEngine, DocumentError};
 use thirdfactor_engine::face::{FaceConfig, FaceEngine};
+use thirdfactor_engine::liveness::{LivenessConfig, LivenessEngine};
 use thirdfactor_engine::models::{ModelError, ModelSet};
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
@@ -52,6 +53,7 @@ pub struct AppState {
     pub capture: crate::config::CaptureSettings,
     pub face: FaceEngine,
     pub document: DocumentEngine,
+    pub liveness: LivenessEngine,
     /// Bounds concurrent CPU-heavy analyses (back-pressure instead of unbounded queueing).
     pub analysis_slots: Arc<tokio::sync::Semaphore>,
     /// Base of capture links, without a trailing slash.
@@ -108,6 +110,7 @@ impl Application {
             capture: settings.capture.clone(),
             face: FaceEngine::new(models.clone(), FaceConfig::default()),
             document,
+            liveness: LivenessEngine::new(models.clone(), FaceConfig::default(), LivenessConfig::default()),
             analysis_slots: Arc::new(tokio::sync::Semaphore::new(settings.capture.max_concurrent_analyses.max(1))),
             public_url: public_url.clone(),
         });

@@ -163,7 +163,9 @@ pub fn embedding_bytes(embedding: &[f32]) -> Zeroizing<Vec<u8>> {
 }
 
 pub fn embedding_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
-    bytes.len().is_multiple_of(4)
+    bytes
+        .len()
+        .is_multiple_of(4)
         .then(|| bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 

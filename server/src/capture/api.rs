@@ -40,8 +40,12 @@ fn upload_limits(state: &AppState) -> UploadLimits {
     UploadLimits { max_part_bytes: state.capture.max_image_bytes, max_parts: 1 }
 }
 
+pub(super) fn upload_limits_for_frames(state: &AppState) -> UploadLimits {
+    UploadLimits { max_part_bytes: state.capture.max_frame_bytes, max_parts: state.capture.max_frames }
+}
+
 /// A slot for CPU-heavy analysis; when all are busy the client is told to retry (503).
-fn analysis_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+pub(super) fn analysis_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
     state.analysis_slots.clone().try_acquire_owned().map_err(|_| ApiError::Unavailable)
 }
 

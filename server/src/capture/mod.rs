@@ -6,6 +6,7 @@ mod api;
 pub mod cookie;
 mod flow;
 mod intake;
+mod liveness_api;
 mod texts;
 
 use actix_web::http::StatusCode;
@@ -29,6 +30,7 @@ const I18N_JS: &str = include_str!("../../../web/i18n.js");
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(open_link).service(capture_page).service(static_css).service(static_js).service(static_i18n);
     api::configure(cfg);
+    liveness_api::configure(cfg);
 }
 
 /// The SMS link: exchanges the token for the capture cookie once and sends the browser to

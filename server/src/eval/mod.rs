@@ -3,4 +3,5 @@
 
 pub mod documents;
 pub mod faces;
+pub mod liveness;
 pub mod report;

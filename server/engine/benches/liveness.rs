@@ -1,0 +1,71 @@
+//! Liveness: one 12-frame burst (640×480 JPEG frames made from the fixture photo, tilted like
+//! a hand-held picture) through `LivenessEngine::evaluate`, frames analysed in parallel; and
+//! the same with one rayon thread, to show what the parallel stage buys.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use image::RgbImage;
+use thirdfactor_engine::face::FaceConfig;
+use thirdfactor_engine::imaging;
+use thirdfactor_engine::liveness::synthetic::tilted_burst;
+use thirdfactor_engine::liveness::{Action, Challenge, Frame, LivenessConfig, LivenessEngine};
+use thirdfactor_engine::models::{FileKind, Manifest, ModelConfig, ModelSet};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn models() -> Arc<ModelSet> {
+    let mut manifest = Manifest::embedded().expect("manifest");
+    manifest.files.retain(|f| f.kind != FileKind::Onnx || f.name.starts_with("fr_"));
+    let root = repo_root();
+    let config = ModelConfig {
+        models_dir: root.join("models/files"),
+        onnxruntime_path: std::env::var_os("ORT_DYLIB_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("models/files/libonnxruntime.so.1.31.1")),
+        intra_threads: 1,
+        verify_hashes: false,
+    };
+    Arc::new(ModelSet::load_with(manifest, &config).expect("models (scripts/setup)"))
+}
+
+fn burst() -> Vec<Frame> {
+    let src = image::open(repo_root().join("fixtures/fetched/obama.jpg")).expect("fixture").into_rgb8();
+    let photo: RgbImage = imaging::resize(&src, 640, 480);
+    tilted_burst(&photo, 12, 20.0)
+        .iter()
+        .enumerate()
+        .map(|(i, im)| {
+            let mut out = std::io::Cursor::new(Vec::new());
+            im.write_to(&mut out, image::ImageFormat::Jpeg).expect("encode");
+            Frame { jpeg: out.into_inner(), timestamp_ms: 1_000 + 100 * i as i64 }
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let engine = LivenessEngine::new(models(), FaceConfig::default(), LivenessConfig::default());
+    let frames = burst();
+    let challenge = Challenge {
+        nonce: "bench".into(),
+        actions: vec![Action::TurnLeft, Action::TurnRight],
+        issued_at_ms: 0,
+        window_ms: 60_000,
+    };
+    let mut group = c.benchmark_group("liveness");
+    group.sample_size(30);
+    group.bench_function("evaluate_12_frames_parallel", |b| {
+        b.iter(|| engine.evaluate(&challenge, "bench", &frames, None))
+    });
+    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
+    group.bench_function("evaluate_12_frames_one_thread", |b| {
+        b.iter(|| single.install(|| engine.evaluate(&challenge, "bench", &frames, None)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
