@@ -174,3 +174,57 @@ async fn bad_uploads_get_clear_errors_and_cost_no_attempt() {
     let ok: Value = upload(&app, "selfie", &cookie, jpeg, "image/jpeg").await.json().await.unwrap();
     assert_eq!(ok["accepted"], true);
 }
+
+#[tokio::test]
+async fn liveness_challenge_is_answered_once_and_a_still_burst_fails() {
+    let app = spawn_app(Db::Sqlite).await;
+    enroll(&app, "obama", "obama.jpg").await;
+    let mut body = app.seed_body();
+    body["config"] = json!("liveness");
+    body["merchant_ref"] = json!("obama");
+    let created: Value = app.post_session(&body).await.json().await.unwrap();
+    let cookie = open_link(&app, &created).await;
+    let challenge_path = "/api/capture/liveness/challenge";
+    assert_error(with_cookie(&app, Method::POST, challenge_path, &cookie).await, 409, "wrong_step").await;
+    let selfie: Value = upload(&app, "selfie", &cookie, photo("obama2.jpg"), "image/jpeg").await.json().await.unwrap();
+    assert_eq!(selfie["next_step"], "liveness", "{selfie}");
+
+    let challenge: Value = with_cookie(&app, Method::POST, challenge_path, &cookie).await.json().await.unwrap();
+    let actions = challenge["actions"].as_array().unwrap();
+    assert!((2..=3).contains(&actions.len()), "{challenge}");
+    let again: Value = with_cookie(&app, Method::POST, challenge_path, &cookie).await.json().await.unwrap();
+    assert_eq!(again["nonce"], challenge["nonce"], "an unanswered challenge is not re-minted");
+
+    // A still burst (the same photo, re-encoded per frame) cannot perform head movements.
+    let frame =
+        image::load_from_memory(&photo("obama2.jpg")).unwrap().resize(640, 640, image::imageops::FilterType::Triangle);
+    let burst = || {
+        let start = thirdfactor::store::now_ms();
+        let mut form = reqwest::multipart::Form::new().text(
+            "meta",
+            json!({ "nonce": challenge["nonce"], "timestamps": (0..12).map(|i| start + i * 150).collect::<Vec<_>>() })
+                .to_string(),
+        );
+        for i in 0..12u8 {
+            let mut img = frame.to_rgb8();
+            img.put_pixel(0, 0, image::Rgb([i, i, i])); // not byte-identical frames
+            let mut jpeg = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+            let part =
+                reqwest::multipart::Part::bytes(jpeg.into_inner()).file_name("f.jpg").mime_str("image/jpeg").unwrap();
+            form = form.part("frame", part);
+        }
+        form
+    };
+    let url = format!("{}/api/capture/liveness", app.address);
+    let first = app.client.post(&url).header("cookie", &cookie).multipart(burst()).send().await.unwrap();
+    assert_eq!(first.status(), 422);
+    let reply: Value = first.json().await.unwrap();
+    assert_eq!(reply["accepted"], false);
+    assert!(!reply["reasons"].as_array().unwrap().is_empty(), "{reply}");
+    assert_eq!(reply["attempts_left"], 2);
+    let replay = app.client.post(&url).header("cookie", &cookie).multipart(burst()).send().await.unwrap();
+    assert_error(replay, 409, "challenge_already_answered").await;
+    let fresh: Value = with_cookie(&app, Method::POST, challenge_path, &cookie).await.json().await.unwrap();
+    assert_ne!(fresh["nonce"], challenge["nonce"], "a new challenge after an answer");
+}
