@@ -16,7 +16,7 @@ pub mod landmarks;
 pub mod matching;
 pub mod pose;
 pub mod quality;
-mod runtime;
+pub(crate) mod runtime;
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -14,7 +14,6 @@ pub mod frames;
 pub mod geometry;
 pub mod passive;
 pub mod pose;
-mod runtime;
 pub mod synthetic;
 
 use std::sync::Arc;

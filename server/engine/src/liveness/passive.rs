@@ -4,9 +4,9 @@
 
 use image::RgbImage;
 
-use super::runtime::infer;
 use crate::face::crop::face_crop;
 use crate::face::geometry::FaceBox;
+use crate::face::runtime::infer;
 use crate::models::{ModelError, ModelSet};
 
 pub const MODEL: &str = "fr_liveness";

@@ -10,10 +10,10 @@ use image::RgbImage;
 use nalgebra::{DMatrix, Vector3};
 use serde::{Deserialize, Serialize};
 
-use super::runtime::infer;
 use crate::face::crop::face_crop;
 use crate::face::geometry::FaceBox;
 use crate::face::landmarks::Landmarks68;
+use crate::face::runtime::infer;
 use crate::models::{ModelError, ModelSet};
 
 pub const POSE_MODEL: &str = "fr_pose";
