@@ -81,12 +81,31 @@
     });
   }
 
+  // The server sends only validated profiles (#rrggbb colours meeting WCAG AA on the white
+  // page, a text colour chosen for the primary, a same-origin logo URL): see server/src/branding.rs.
   function applyBranding() {
     var b = state.branding_profile;
     if (!b) { return; }
-    if (b.display_name) { $("brand-name").textContent = b.display_name; }
+    var root = document.documentElement.style;
     // CSSOM writes are allowed under the CSP (style attributes in markup are not).
-    if (b.primary_color) { document.documentElement.style.setProperty("--brand", b.primary_color); }
+    if (b.primary_color) { root.setProperty("--brand", b.primary_color); }
+    if (b.primary_text_color) { root.setProperty("--brand-text", b.primary_text_color); }
+    if (b.accent_color) { root.setProperty("--accent", b.accent_color); }
+    var name = $("brand-name");
+    if (b.display_name) { name.textContent = b.display_name; }
+    if (b.logo_url && !document.getElementById("brand-logo")) {
+      var logo = document.createElement("img");
+      logo.id = "brand-logo";
+      logo.className = "brand-logo";
+      logo.src = b.logo_url;
+      // The display name next to it already names the brand: the logo is decorative.
+      logo.alt = "";
+      logo.height = 32;
+      logo.addEventListener("error", function () { logo.remove(); });
+      // Inside the name's span, so the header keeps its two-part layout (name | progress).
+      name.insertBefore(document.createTextNode(" "), name.firstChild);
+      name.insertBefore(logo, name.firstChild);
+    }
   }
 
   // --- camera ---------------------------------------------------------------------------

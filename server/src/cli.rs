@@ -94,6 +94,47 @@ pub enum MerchantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Branding profiles of a merchant, chosen by a session's `branding`.
+    #[command(subcommand)]
+    Branding(BrandingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BrandingCommand {
+    /// Create or replace a profile. Colours must meet WCAG AA on the white page.
+    Set {
+        #[arg(long)]
+        merchant: String,
+        /// The value sessions send as `branding`.
+        #[arg(long)]
+        name: String,
+        /// Shown in the page header.
+        #[arg(long)]
+        display_name: String,
+        /// `#rrggbb`: buttons and the brand name; needs 4.5:1 against white.
+        #[arg(long)]
+        primary: String,
+        /// `#rrggbb`: progress and outlines; needs 3:1 against white.
+        #[arg(long)]
+        accent: Option<String>,
+        /// PNG, JPEG or WebP, at most 256 KiB and 1024 px a side.
+        #[arg(long)]
+        logo: Option<PathBuf>,
+    },
+    /// List a merchant's profiles.
+    List {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a profile; new sessions naming it are refused.
+    Delete {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -106,6 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             create_merchant(&settings, &name, &webhook_base, id, json).await
         }
         Command::Merchant(MerchantCommand::List { json }) => list_merchants(&settings, json).await,
+        Command::Merchant(MerchantCommand::Branding(command)) => crate::cli_branding::run(&settings, command).await,
         Command::Eval(EvalCommand::Faces { labels, images, out, exclude, flip }) => {
             let args = crate::eval::faces::FacesArgs { labels, images, out, exclude };
             eval_faces(&settings, args, flip)
@@ -122,7 +164,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 fn eval_faces(settings: &Settings, args: crate::eval::faces::FacesArgs, flip: bool) -> anyhow::Result<()> {
     use thirdfactor_engine::face::{FaceConfig, FaceEngine};
     let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
-    let engine = FaceEngine::new(models, FaceConfig { flip_embedding: flip, ..FaceConfig::default() });
+    // The configured thresholds and gates ([face]), so the report measures what `serve` runs.
+    let engine = FaceEngine::new(models, FaceConfig { flip_embedding: flip, ..settings.face_config() });
     let report = crate::eval::faces::run(&engine, &args)?;
     let (all, gated) = (&report.all_faces, &report.quality_gated);
     for (name, m) in [("all faces", all), ("quality-gated", gated)] {
@@ -144,10 +187,10 @@ fn eval_faces(settings: &Settings, args: crate::eval::faces::FacesArgs, flip: bo
 fn eval_liveness(settings: &Settings, dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
     use thirdfactor_engine::liveness::{LivenessConfig, LivenessEngine};
     let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
-    let face = thirdfactor_engine::face::FaceConfig::default();
-    let engine = LivenessEngine::new(models.clone(), face.clone(), LivenessConfig::default());
+    let face = settings.face_config();
+    let engine = LivenessEngine::new(models.clone(), face.clone(), settings.liveness_config());
     let analysis =
-        LivenessEngine::new(models, face, LivenessConfig { compare_pose_model: true, ..LivenessConfig::default() });
+        LivenessEngine::new(models, face, LivenessConfig { compare_pose_model: true, ..settings.liveness_config() });
     let report = crate::eval::liveness::run(&engine, &analysis, dir, out)?;
     println!("BPCER on bona fide turn windows: {:.1} %", report.bpcer * 100.0);
     for (kind, apcer) in &report.apcer {
@@ -164,7 +207,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store =
         Store::connect(&settings.database_url(), 2, Duration::from_secs(settings.database.connect_timeout_secs))
             .await?;

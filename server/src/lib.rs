@@ -6,10 +6,14 @@
 //! `thirdfactor-engine` crate and know nothing of HTTP or SQL.
 
 pub mod api;
+pub mod branding;
 pub mod capture;
 pub mod cli;
+mod cli_branding;
 pub mod config;
 pub mod domain;
+pub mod ratelimit;
+pub mod retention;
 pub mod eval;
 pub mod sessions;
 pub mod startup;

@@ -27,6 +27,11 @@ pub enum SessionError {
     MerchantMismatch(String),
     #[error("merchant_ref {0:?} has no enrollment; start an enrollment session first")]
     NotEnrolled(String),
+    #[error(
+        "branding {0:?} is not a profile of this merchant; create it with `thirdfactor merchant branding set` \
+         or leave branding out for the default look"
+    )]
+    UnknownBranding(String),
     #[error("session not found")]
     NotFound,
     #[error("session has already ended with status {0}")]
@@ -247,6 +252,11 @@ async fn create(
     let valid = request.parse(merchant)?;
     if !policy.allow_private_targets {
         check_public_target(&valid.backend_url).await?;
+    }
+    if let Some(branding) = &valid.branding
+        && !store.branding_exists(&merchant.id, branding.as_str()).await?
+    {
+        return Err(SessionError::UnknownBranding(branding.as_str().to_string()));
     }
     let kind = valid.config.kind();
     if kind == SessionKind::Verification && !store.enrollment_exists(&merchant.id, valid.merchant_ref.as_str()).await? {

@@ -9,15 +9,17 @@ use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use thirdfactor_engine::document::{DocumentEngine, DocumentError};
-use thirdfactor_engine::face::{FaceConfig, FaceEngine};
-use thirdfactor_engine::liveness::{LivenessConfig, LivenessEngine};
+use thirdfactor_engine::face::FaceEngine;
+use thirdfactor_engine::liveness::LivenessEngine;
 use thirdfactor_engine::models::{ModelError, ModelSet};
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::api::error::{ApiError, api_not_found, json_error};
 use crate::capture::challenge::ChallengeIssuer;
-use crate::config::{Settings, TlsMode};
+use crate::config::{ConfigError, Settings, TlsMode, TrustedProxies};
+use crate::ratelimit::{self, RateLimits};
+use crate::retention::ImageRetention;
 use crate::sessions::{SessionPolicy, Sessions};
 use crate::store::{Store, StoreError};
 use crate::templates::{TemplateError, TemplateKeys};
@@ -41,6 +43,8 @@ pub enum StartupError {
     Templates(#[from] TemplateError),
     #[error("HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("model loading panicked")]
     Join,
 }
@@ -56,6 +60,8 @@ pub struct AppState {
     pub document: DocumentEngine,
     pub liveness: LivenessEngine,
     pub challenges: ChallengeIssuer,
+    pub rate_limits: RateLimits,
+    pub retention: ImageRetention,
     /// Bounds concurrent CPU-heavy analyses (back-pressure instead of unbounded queueing).
     pub analysis_slots: Arc<tokio::sync::Semaphore>,
     /// Base of capture links, without a trailing slash.
@@ -111,22 +117,26 @@ impl Application {
                  actions. Never run a production server with it."
             );
         }
+        let templates = Arc::new(templates);
+        let retention = ImageRetention::new(&settings.paths.data_dir, settings.image_retention()?, templates.clone());
         let state = web::Data::new(AppState {
             store: store.clone(),
             sessions: sessions.clone(),
             models: models.clone(),
-            templates: Arc::new(templates),
+            templates,
             capture: settings.capture.clone(),
-            face: FaceEngine::new(models.clone(), FaceConfig::default()),
+            face: FaceEngine::new(models.clone(), settings.face_config()),
             document,
-            liveness: LivenessEngine::new(models.clone(), FaceConfig::default(), LivenessConfig::default()),
+            liveness: LivenessEngine::new(models.clone(), settings.face_config(), settings.liveness_config()),
             challenges,
+            retention: retention.clone(),
+            rate_limits: RateLimits::new(&settings.rate_limits, TrustedProxies::parse(&settings.server.trusted_proxies)?),
             analysis_slots: Arc::new(tokio::sync::Semaphore::new(settings.capture.max_concurrent_analyses.max(1))),
             public_url: public_url.clone(),
         });
         let server = http_server(&settings, state, listener, tls)?;
         let every = Duration::from_secs(settings.sessions.sweep_interval_secs.max(1));
-        let background = vec![tokio::spawn(sweep_loop(sessions, every)), tokio::spawn(dispatcher.run())];
+        let background = vec![tokio::spawn(sweep_loop(sessions, retention, every)), tokio::spawn(dispatcher.run())];
         let ready_after = started.elapsed();
         metrics::gauge!("thirdfactor_startup_seconds").set(ready_after.as_secs_f64());
         tracing::info!(%public_url, port = local.port(), ms = ready_after.as_millis() as u64, "ready");
@@ -197,6 +207,7 @@ fn http_server(
                 web::JsonConfig::default().limit(json_limit).error_handler(move |err, _| json_error(err, json_limit)),
             )
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound("resource").into()))
+            .wrap(from_fn(ratelimit::limit_by_ip))
             .wrap(security_headers(hsts))
             .wrap(from_fn(telemetry::track_requests))
             .wrap(TracingLogger::default())
@@ -237,12 +248,20 @@ fn security_headers(hsts: bool) -> DefaultHeaders {
 }
 
 /// Ends overdue sessions in the background so results and webhooks do not wait for a reader.
-async fn sweep_loop(sessions: Sessions, every: Duration) {
+/// Also deletes retained raw images whose period has ended.
+async fn sweep_loop(sessions: Sessions, retention: ImageRetention, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     loop {
         ticker.tick().await;
         if let Err(e) = sessions.sweep_expired().await {
             tracing::warn!(error = %e, "expiry sweep failed");
+        }
+        let retention = retention.clone();
+        match tokio::task::spawn_blocking(move || retention.sweep(crate::store::now_ms())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(deleted = n, "retained images past their period deleted"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "retained image sweep failed"),
+            Err(e) => tracing::warn!(error = %e, "retained image sweep task failed"),
         }
     }
 }

@@ -50,7 +50,7 @@ async fn verification_session(app: &TestApp, merchant_ref: &str) -> (String, Str
     (created["session_id"].as_str().unwrap().to_string(), cookie)
 }
 
-async fn upload(app: &TestApp, step: &str, cookie: &str, bytes: Vec<u8>, mime: &str) -> reqwest::Response {
+pub async fn upload(app: &TestApp, step: &str, cookie: &str, bytes: Vec<u8>, mime: &str) -> reqwest::Response {
     let part = reqwest::multipart::Part::bytes(bytes).file_name("photo.jpg").mime_str(mime).unwrap();
     let form = reqwest::multipart::Form::new().part("image", part);
     app.client
@@ -227,4 +227,26 @@ async fn liveness_challenge_is_answered_once_and_a_still_burst_fails() {
     assert_error(replay, 409, "challenge_already_answered").await;
     let fresh: Value = with_cookie(&app, Method::POST, challenge_path, &cookie).await.json().await.unwrap();
     assert_ne!(fresh["nonce"], challenge["nonce"], "a new challenge after an answer");
+}
+
+/// The document step's portrait crop of a generated card holds a face the face engine
+/// finds, however the card lies in the photo (the crop is taken from the rectified card).
+#[test]
+fn portrait_crop_of_a_generated_card_holds_the_face() {
+    use thirdfactor_engine::document::DocumentEngine;
+    let dir = tempfile::tempdir().unwrap();
+    let models = Arc::new(ModelSet::load(&crate::helpers::test_settings(dir.path()).model_config()).unwrap());
+    let document = DocumentEngine::new(models.clone()).unwrap();
+    let face = FaceEngine::new(models, FaceConfig::default());
+    let card = cardgen::render_card();
+    for degrees in [0.0, 4.0, 178.0, -88.0] {
+        let corners = cardgen::card_corners(480.0, 360.0, 640.0, degrees, 1.0);
+        let photo = cardgen::jpeg(&cardgen::photograph(&card, &corners, 960, 720));
+        let reading = document.read(&photo, &IntakeLimits::default()).unwrap();
+        let crop = reading.portrait_crop().expect("a portrait box on the found card");
+        let _ = crop.save(format!("/tmp/flow-portrait-{degrees}.png"));
+        let analysis = face.analyze(&crop).unwrap();
+        eprintln!("{degrees}°: crop {}x{}, box {:?}, faces {:?}, reasons {:?}", crop.width(), crop.height(), reading.portrait, analysis.detections, analysis.reason_codes());
+        assert!(analysis.face.is_some(), "{degrees}°: no face in the portrait crop");
+    }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Once;
 
 use serde_json::{Value, json};
+use thirdfactor::branding::{BrandingInput, BrandingProfile};
 use thirdfactor::config::{Settings, TlsMode};
 use thirdfactor::domain::{ApiKey, WebhookSecret};
 use thirdfactor::startup::Application;
@@ -145,6 +146,16 @@ pub async fn create_merchant_full(store: &Store, webhook_base: &str) -> TestMerc
         })
         .await
         .expect("insert merchant");
+    // The seed body names this profile, as integrators' requests do.
+    let profile = BrandingProfile::parse(BrandingInput {
+        name: "3fatesting",
+        display_name: "3FA Testing",
+        primary: "#1f4fd1",
+        accent: None,
+        logo: None,
+    })
+    .expect("valid test profile");
+    store.upsert_branding(&id, &profile).await.expect("insert branding");
     TestMerchant { id, api_key: key.expose().to_string(), webhook_secret: secret.expose().to_string() }
 }
 

@@ -4,12 +4,15 @@
 mod helpers;
 mod receiver;
 
+mod branding;
 mod capture_link;
 mod capture_steps;
 mod cli;
 mod enrollments;
 mod health;
 mod migrations;
+mod rate_limits;
+mod retention;
 mod sessions;
 mod startup;
 mod webhooks;

@@ -35,7 +35,11 @@ impl FromRequest for AuthMerchant {
                 .map(str::trim)
                 .ok_or(ApiError::MissingApiKey)?;
             let key = ApiKey::parse(raw).ok_or(ApiError::InvalidApiKey)?;
-            let merchant = state.store.merchant_by_key_hash(&key.hash()).await?.ok_or(ApiError::InvalidApiKey)?;
+            let hash = key.hash();
+            let merchant = state.store.merchant_by_key_hash(&hash).await?.ok_or(ApiError::InvalidApiKey)?;
+            // Counted only for valid keys: invented keys cannot fill the table (the per-IP
+            // limit covers guessing).
+            state.rate_limits.check_api_key(&hash)?;
             Ok(AuthMerchant(merchant))
         })
     }

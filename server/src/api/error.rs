@@ -39,6 +39,8 @@ pub enum ApiError {
     SessionGone,
     #[error("too many failed verifications; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("service unavailable, retry later")]
     Unavailable,
     #[error("internal error")]
@@ -77,6 +79,7 @@ impl ApiError {
             ApiError::UnsupportedUpload => "unsupported_image_format",
             ApiError::Unavailable => "unavailable",
             ApiError::Throttled { .. } => "verification_throttled",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::CaptureUnauthorized => "capture_unauthorized",
             ApiError::SessionGone => "session_ended",
             ApiError::Internal(_) => "internal",
@@ -95,7 +98,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType | ApiError::UnsupportedUpload => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Throttled { .. } | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::CaptureUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::SessionGone => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -116,7 +119,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
-            ApiError::Throttled { retry_after_secs } => {
+            ApiError::Throttled { retry_after_secs } | ApiError::RateLimited { retry_after_secs } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }
@@ -145,6 +148,7 @@ impl From<SessionError> for ApiError {
             SessionError::Field(f) => f.into(),
             SessionError::MerchantMismatch(_) => ApiError::Forbidden(e.to_string()),
             SessionError::NotEnrolled(_) => ApiError::Conflict { code: "not_enrolled", message: e.to_string() },
+            SessionError::UnknownBranding(_) => ApiError::bad_request("unknown_branding", e.to_string()),
             SessionError::NotFound => ApiError::NotFound("session"),
             SessionError::Ended(_) => ApiError::Conflict { code: "session_ended", message: e.to_string() },
             SessionError::Store(s) => s.into(),

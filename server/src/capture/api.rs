@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::cookie::CaptureSession;
 use crate::api::error::ApiError;
+use crate::branding::PageBranding;
 use actix_multipart::Multipart;
 use thirdfactor_engine::document::{DocumentError, DocumentReading};
 use thirdfactor_engine::face::{Embedding, FaceAnalysis, FaceError, MatchKind};
@@ -49,6 +50,21 @@ pub(super) fn analysis_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaph
     state.analysis_slots.clone().try_acquire_owned().map_err(|_| ApiError::Unavailable)
 }
 
+/// Keeps a sealed copy of raw uploads when `capture.retain_images_for` is set; by default
+/// this does nothing and the upload is dropped after its analysis (see `crate::retention`).
+/// A failure is logged, not shown to the user: the capture does not depend on it.
+pub(super) async fn retain(state: &AppState, session_id: &str, kind: &'static str, images: &[Vec<u8>]) {
+    if !state.retention.enabled() {
+        return;
+    }
+    let (retention, id, images) = (state.retention.clone(), session_id.to_string(), images.to_vec());
+    match web::block(move || retention.keep(&id, kind, &images, now_ms())).await {
+        Ok(Ok(paths)) => tracing::info!(session_id, kind, files = paths.len(), "raw images retained"),
+        Ok(Err(e)) => tracing::error!(session_id, kind, error = %e, "retaining raw images failed"),
+        Err(e) => tracing::error!(session_id, kind, error = %e, "retaining raw images failed"),
+    }
+}
+
 /// The selfie: one face, good enough quality, matching the ID portrait (enrollment) or the
 /// enrolled template (verification).
 #[post("/api/capture/selfie")]
@@ -66,6 +82,7 @@ async fn upload_selfie(
         return Ok(reply.into_response());
     }
     let bytes = intake::read_single_image(payload, upload_limits(&state)).await?;
+    retain(&state, &record.id, "selfie", std::slice::from_ref(&bytes)).await;
     let analysis = analyze_face(&state, bytes).await?;
     let mut flow_state = flow::open_state(&state.templates, &record)?;
     let debug = Some(face_debug(&analysis));
@@ -115,6 +132,7 @@ async fn upload_document(
     let record = session.require_open()?.clone();
     flow::expect_step(&record, Step::Document)?;
     let bytes = intake::read_single_image(payload, upload_limits(&state)).await?;
+    retain(&state, &record.id, "document", std::slice::from_ref(&bytes)).await;
     let (reading, portrait) = read_document(&state, bytes).await?;
     let mut flow_state = flow::open_state(&state.templates, &record)?;
     let debug = Some(serde_json::json!({
@@ -241,6 +259,9 @@ pub struct CaptureState {
     pub step: String,
     pub language: String,
     pub branding: Option<String>,
+    /// The merchant's profile named by `branding` (colours, name, logo URL); absent for the
+    /// default look.
+    pub branding_profile: Option<PageBranding>,
     /// Steps of this session in order.
     pub steps: Vec<&'static str>,
     pub attempts: serde_json::Value,
@@ -269,12 +290,17 @@ pub fn steps_of(record: &SessionRecord) -> Vec<&'static str> {
 async fn capture_state(state: web::Data<AppState>, session: CaptureSession) -> Result<HttpResponse, ApiError> {
     let record = session.0;
     let config = SessionConfig::parse(&record.config).unwrap_or_default();
+    let branding_profile = match &record.branding {
+        Some(name) => state.store.branding(&record.merchant_id, name).await?.map(|p| p.page_view()),
+        None => None,
+    };
     let body = CaptureState {
         kind: config.kind().as_str(),
         status: record.status.clone(),
         step: record.step.clone(),
         language: record.language.clone(),
         branding: record.branding.clone(),
+        branding_profile,
         steps: steps_of(&record),
         attempts: serde_json::from_str(&record.attempts).unwrap_or_default(),
         max_attempts_per_step: state.capture.max_attempts_per_step,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use thirdfactor_engine::face::Embedding;
 use thirdfactor_engine::liveness::{Action, Challenge, Frame};
 
-use super::api::{analysis_slot, upload_limits_for_frames};
+use super::api::{analysis_slot, retain, upload_limits_for_frames};
 use super::cookie::CaptureSession;
 use super::flow;
 use super::intake;
@@ -89,6 +89,7 @@ async fn answer_challenge(
     flow_state.challenge_answered = true;
     flow::save_progress(&state, &record, Step::Liveness, &flow::attempts(&record), &flow_state).await?;
     let record = state.store.session(&record.id).await?.ok_or(ApiError::SessionGone)?;
+    retain(&state, &record.id, "liveness", &frames).await;
 
     let reference = flow_state.selfie.clone().and_then(Embedding::from_raw);
     let frames: Vec<Frame> =

@@ -3,6 +3,7 @@
 //! the page's API (`/api/capture/*`, in `api`).
 
 mod api;
+mod branding_api;
 pub mod challenge;
 pub mod cookie;
 mod flow;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(open_link).service(capture_page).service(static_css).service(static_js).service(static_i18n);
     api::configure(cfg);
     liveness_api::configure(cfg);
+    branding_api::configure(cfg);
 }
 
 /// The SMS link: exchanges the token for the capture cookie once and sends the browser to

@@ -1,6 +1,7 @@
 //! Persistence: one SQL dialect for SQLite (default) and PostgreSQL (several instances),
 //! reached through sqlx's `Any` driver. Handlers never see SQL; they call the functions here.
 
+pub mod branding;
 pub mod enrollments;
 pub mod merchants;
 pub mod sessions;
@@ -54,6 +55,7 @@ pub enum Backend {
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("migrations/0001_initial.sql")),
     (2, "flow", include_str!("migrations/0002_flow.sql")),
+    (3, "branding", include_str!("migrations/0003_branding.sql")),
 ];
 
 #[derive(Clone, Debug)]
