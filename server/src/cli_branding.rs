@@ -16,7 +16,13 @@ pub async fn run(settings: &Settings, command: BrandingCommand) -> anyhow::Resul
                 Some(path) => Some(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?),
                 None => None,
             };
-            let input = BrandingInput { name: &name, display_name: &display_name, primary: &primary, accent: accent.as_deref(), logo };
+            let input = BrandingInput {
+                name: &name,
+                display_name: &display_name,
+                primary: &primary,
+                accent: accent.as_deref(),
+                logo,
+            };
             let profile = BrandingProfile::parse(input)?;
             store.upsert_branding(&merchant, &profile).await?;
             let view = profile.page_view();
@@ -45,7 +51,10 @@ pub async fn run(settings: &Settings, command: BrandingCommand) -> anyhow::Resul
             }
         }
         BrandingCommand::Delete { merchant, name } => {
-            anyhow::ensure!(store.delete_branding(&merchant, &name).await?, "merchant {merchant} has no branding {name:?}");
+            anyhow::ensure!(
+                store.delete_branding(&merchant, &name).await?,
+                "merchant {merchant} has no branding {name:?}"
+            );
             println!("deleted branding {name} of merchant {merchant}");
         }
     }

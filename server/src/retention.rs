@@ -218,7 +218,8 @@ mod tests {
         assert_eq!(std::fs::metadata(session_dir).unwrap().permissions().mode() & 0o777, 0o700);
 
         // A file renamed to live longer no longer opens.
-        let renamed = session_dir.join(paths[0].file_name().unwrap().to_str().unwrap().replacen("61000", "99999999", 1));
+        let renamed =
+            session_dir.join(paths[0].file_name().unwrap().to_str().unwrap().replacen("61000", "99999999", 1));
         std::fs::copy(&paths[0], &renamed).unwrap();
         assert!(r.open(&renamed).is_err());
         std::fs::remove_file(&renamed).unwrap();

@@ -130,7 +130,10 @@ impl Application {
             liveness: LivenessEngine::new(models.clone(), settings.face_config(), settings.liveness_config()),
             challenges,
             retention: retention.clone(),
-            rate_limits: RateLimits::new(&settings.rate_limits, TrustedProxies::parse(&settings.server.trusted_proxies)?),
+            rate_limits: RateLimits::new(
+                &settings.rate_limits,
+                TrustedProxies::parse(&settings.server.trusted_proxies)?,
+            ),
             analysis_slots: Arc::new(tokio::sync::Semaphore::new(settings.capture.max_concurrent_analyses.max(1))),
             public_url: public_url.clone(),
         });

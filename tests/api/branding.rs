@@ -93,8 +93,7 @@ async fn the_page_gets_the_profile_and_its_logo(db: Db) {
     // The seed profile has no logo: 404 in our error shape.
     let plain = app.create_seed_session().await;
     let plain_cookie = open_link(&app, &plain).await;
-    let state: Value =
-        with_cookie(&app, Method::GET, "/api/capture/state", &plain_cookie).await.json().await.unwrap();
+    let state: Value = with_cookie(&app, Method::GET, "/api/capture/state", &plain_cookie).await.json().await.unwrap();
     assert_eq!(state["branding_profile"]["logo_url"], Value::Null);
     let response = with_cookie(&app, Method::GET, "/api/capture/branding/logo", &plain_cookie).await;
     assert_error(response, 404, "not_found").await;
@@ -140,6 +139,21 @@ fn cli_sets_lists_and_deletes_profiles_and_refuses_low_contrast() {
     assert!(out.status.success());
     let out = thirdfactor(dir.path(), &["merchant", "branding", "list", "--merchant", "1", "--json"]);
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), json!([]));
-    let out = thirdfactor(dir.path(), &["merchant", "branding", "set", "--merchant", "9", "--name", "x", "--display-name", "X", "--primary", "#000000"]);
+    let out = thirdfactor(
+        dir.path(),
+        &[
+            "merchant",
+            "branding",
+            "set",
+            "--merchant",
+            "9",
+            "--name",
+            "x",
+            "--display-name",
+            "X",
+            "--primary",
+            "#000000",
+        ],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no merchant 9"));
 }

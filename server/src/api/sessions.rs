@@ -33,10 +33,11 @@ pub struct LinkInfo {
     request_body = SessionRequest,
     responses(
         (status = 201, description = "Session created", body = CreatedResponse),
-        (status = 400, description = "Invalid field (unknown_config_flag, invalid_url, backend_url_not_allowed, backend_url_private, invalid_merchant_ref, unsupported_language, invalid_json, …)", body = ErrorBody),
+        (status = 400, description = "Invalid field (unknown_config_flag, invalid_url, backend_url_not_allowed, backend_url_private, invalid_merchant_ref, unsupported_language, unknown_branding, invalid_json, …)", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 403, description = "merchant_id is not the key's merchant", body = ErrorBody),
         (status = 409, description = "Verification for a merchant_ref with no enrollment (not_enrolled)", body = ErrorBody),
+        (status = 429, description = "Rate limit of the API key or client IP (rate_limited); see Retry-After", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]

@@ -23,9 +23,7 @@ async fn logo(req: HttpRequest, state: web::Data<AppState>, session: CaptureSess
     let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     // The type was sniffed and the image decoded when the profile was saved; with the global
     // `nosniff` the browser treats it as that image type only.
-    response
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"));
+    response.insert_header((header::ETAG, etag)).insert_header((header::CACHE_CONTROL, "private, max-age=3600"));
     if fresh {
         return Ok(response.finish());
     }

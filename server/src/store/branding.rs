@@ -70,7 +70,11 @@ impl Store {
     }
 
     pub async fn branding(&self, merchant_id: &str, name: &str) -> Result<Option<BrandingProfile>, StoreError> {
-        let row = sqlx::query(select_profiles!("WHERE merchant_id = $1 AND name = $2")).bind(merchant_id).bind(name).fetch_optional(self.pool()).await?;
+        let row = sqlx::query(select_profiles!("WHERE merchant_id = $1 AND name = $2"))
+            .bind(merchant_id)
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -84,7 +88,10 @@ impl Store {
     }
 
     pub async fn brandings(&self, merchant_id: &str) -> Result<Vec<BrandingProfile>, StoreError> {
-        let rows = sqlx::query(select_profiles!("WHERE merchant_id = $1 ORDER BY name")).bind(merchant_id).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(select_profiles!("WHERE merchant_id = $1 ORDER BY name"))
+            .bind(merchant_id)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
