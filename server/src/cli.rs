@@ -145,9 +145,10 @@ fn eval_liveness(settings: &Settings, dir: &std::path::Path, out: &std::path::Pa
     use thirdfactor_engine::liveness::{LivenessConfig, LivenessEngine};
     let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
     let face = thirdfactor_engine::face::FaceConfig::default();
-    let engine = LivenessEngine::new(models.clone(), face.clone(), LivenessConfig::default());
-    let analysis =
-        LivenessEngine::new(models, face, LivenessConfig { compare_pose_model: true, ..LivenessConfig::default() });
+    // The server's configured thresholds, so the report describes what the server decides.
+    let config = settings.liveness_config();
+    let engine = LivenessEngine::new(models.clone(), face.clone(), config.clone());
+    let analysis = LivenessEngine::new(models, face, LivenessConfig { compare_pose_model: true, ..config });
     let report = crate::eval::liveness::run(&engine, &analysis, dir, out)?;
     println!("BPCER on bona fide turn windows: {:.1} %", report.bpcer * 100.0);
     for (kind, apcer) in &report.apcer {

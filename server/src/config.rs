@@ -31,6 +31,7 @@ pub struct Settings {
     pub models: ModelSettings,
     pub sessions: SessionSettings,
     pub capture: CaptureSettings,
+    pub liveness: LivenessSettings,
     pub webhooks: WebhookSettings,
     pub templates: TemplateSettings,
     pub log: LogSettings,
@@ -122,6 +123,24 @@ pub struct CaptureSettings {
     pub max_concurrent_analyses: usize,
 }
 
+/// The liveness engine's decision thresholds (the rest keep the engine's measured defaults;
+/// docs/liveness-engine.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSettings {
+    /// Yaw change that counts as a turn, pitch change that counts as looking up (degrees).
+    pub turn_degrees: f32,
+    pub look_up_degrees: f32,
+    /// The page sends mirrored (selfie-preview) frames.
+    pub mirrored_frames: bool,
+    /// 3-D test: smallest homography residual of the landmark motion (inter-ocular distances).
+    pub min_homography_residual: f32,
+    /// Passive anti-spoof model: whether it may reject, its threshold and its fused-score weight.
+    pub passive_gate: bool,
+    pub passive_min_live: f32,
+    pub passive_weight: f32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
@@ -205,6 +224,24 @@ impl Settings {
             max_backoff: std::time::Duration::from_secs(w.max_backoff_secs.max(1)),
             poll_interval: std::time::Duration::from_millis(w.poll_interval_ms.max(10)),
             allow_private_targets: w.allow_private_targets,
+        }
+    }
+
+    pub fn liveness_config(&self) -> thirdfactor_engine::liveness::LivenessConfig {
+        use thirdfactor_engine::liveness::{ChallengeThresholds, LivenessConfig};
+        let l = &self.liveness;
+        LivenessConfig {
+            challenge: ChallengeThresholds {
+                turn_degrees: l.turn_degrees,
+                look_up_degrees: l.look_up_degrees,
+                mirrored_frames: l.mirrored_frames,
+                ..ChallengeThresholds::default()
+            },
+            min_homography_residual: l.min_homography_residual,
+            passive_gate: l.passive_gate,
+            passive_min_live: l.passive_min_live,
+            passive_weight: l.passive_weight,
+            ..LivenessConfig::default()
         }
     }
 

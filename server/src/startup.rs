@@ -10,7 +10,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use thirdfactor_engine::document::{DocumentEngine, DocumentError};
 use thirdfactor_engine::face::{FaceConfig, FaceEngine};
-use thirdfactor_engine::liveness::{LivenessConfig, LivenessEngine};
+use thirdfactor_engine::liveness::LivenessEngine;
 use thirdfactor_engine::models::{ModelError, ModelSet};
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
@@ -110,7 +110,7 @@ impl Application {
             capture: settings.capture.clone(),
             face: FaceEngine::new(models.clone(), FaceConfig::default()),
             document,
-            liveness: LivenessEngine::new(models.clone(), FaceConfig::default(), LivenessConfig::default()),
+            liveness: LivenessEngine::new(models.clone(), FaceConfig::default(), settings.liveness_config()),
             analysis_slots: Arc::new(tokio::sync::Semaphore::new(settings.capture.max_concurrent_analyses.max(1))),
             public_url: public_url.clone(),
         });
