@@ -75,7 +75,12 @@ fn bench(c: &mut Criterion) {
 }
 
 fn challenge_for_bench() -> Challenge {
-    Challenge { nonce: "bench".into(), actions: vec![Action::TurnLeft, Action::TurnRight], issued_at_ms: 0, window_ms: 60_000 }
+    Challenge {
+        nonce: "bench".into(),
+        actions: vec![Action::TurnLeft, Action::TurnRight],
+        issued_at_ms: 0,
+        window_ms: 60_000,
+    }
 }
 
 criterion_group!(benches, bench);

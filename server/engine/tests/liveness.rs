@@ -189,6 +189,22 @@ fn the_same_motion_of_a_flat_picture_is_rejected_as_flat() {
 }
 
 #[test]
+fn a_face_swapped_in_while_turned_breaks_the_track() {
+    // Only near-frontal frames are embedded, so the swap must be caught by the face track:
+    // the turned frames come from another person's head turn, filmed elsewhere in the picture.
+    let actions = [Action::TurnLeft, Action::TurnRight];
+    let mut frames = head_turn_frames("obama.jpg", &actions, false);
+    let other = head_turn_frames("biden.jpg", &actions, false);
+    for i in [4, 5, 6, 13, 14, 15] {
+        frames[i].jpeg = other[i].jpeg.clone();
+    }
+    let decision = engine().evaluate(&challenge(&actions), "n0nce-for-tests", &frames, None);
+    let identity = decision.details.identity.as_ref().expect("identity measured");
+    assert!(decision.reasons.contains(&ReasonCode::IdentityChanged), "{:?} {identity:?}", decision.reasons);
+    assert!(identity.min_track_iou.is_some_and(|iou| iou < identity.track_iou_threshold), "{identity:?}");
+}
+
+#[test]
 fn blink_cannot_be_synthesised() {
     let script = headturn::Script::new(&[Action::TurnLeft, Action::Blink]);
     let photo = RgbImage::new(32, 32);
