@@ -300,9 +300,9 @@ fn write_outputs(report: &LivenessReport, out: &Path) -> anyhow::Result<()> {
     let axes = Axes {
         title: "Homography residual per 12-frame window",
         x_label: "residual (inter-ocular distances)",
-        y_label: "windows",
+        y_label: "fraction of the kind's windows",
         x_range: (0.0, 0.6),
-        y_range: (0.0, 40.0),
+        y_range: (0.0, 1.0),
         log_x: false,
     };
     report::histogram_plot(&out.join("homography_residual.png"), &axes, &as_refs(&hres), 30)?;
@@ -310,9 +310,9 @@ fn write_outputs(report: &LivenessReport, out: &Path) -> anyhow::Result<()> {
     let axes = Axes {
         title: "Passive model: mean P(live) per 12-frame window",
         x_label: "mean P(live) (fr_liveness, frontal frames)",
-        y_label: "windows",
+        y_label: "fraction of the kind's windows",
         x_range: (0.0, 1.0),
-        y_range: (0.0, 80.0),
+        y_range: (0.0, 1.0),
         log_x: false,
     };
     report::histogram_plot(&out.join("passive_live.png"), &axes, &as_refs(&passive), 20)?;

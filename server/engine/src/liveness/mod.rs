@@ -81,7 +81,8 @@ pub struct LivenessConfig {
     pub integrity: IntegrityThresholds,
     /// 3-D test: minimum homography residual (IOD) when a turn was asked (default 0.08).
     pub min_homography_residual: f32,
-    /// Frames scored by the passive model (default 4).
+    /// Frames scored by the passive model (default 3: the same frontal frames as the
+    /// embeddings, so the second pass touches at most three frames).
     pub passive_frames: usize,
     /// Mean P(live) below this is `spoof_texture` when `passive_gate` is on (default 0.4:
     /// bona fide windows measured ≥ 0.49, screens/prints/replays without a live person in view
@@ -143,7 +144,7 @@ impl Default for LivenessConfig {
             challenge: ChallengeThresholds::default(),
             integrity: IntegrityThresholds::default(),
             min_homography_residual: 0.08,
-            passive_frames: 4,
+            passive_frames: 3,
             passive_min_live: 0.4,
             passive_gate: true,
             passive_weight: 0.3,
