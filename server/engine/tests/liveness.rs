@@ -5,12 +5,12 @@
 //! caught. (A second answer to one challenge is refused by the server: tests/api.)
 
 mod common;
-mod support;
+#[path = "support/headturn.rs"]
+mod headturn;
 
 use std::io::Cursor;
 
 use image::{ImageFormat, RgbImage};
-use support::headturn;
 use thirdfactor_engine::face::FaceConfig;
 use thirdfactor_engine::imaging;
 use thirdfactor_engine::liveness::synthetic::tilted_burst;

@@ -283,6 +283,9 @@ fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
     t * t * (3.0 - 2.0 * t)
 }
 
+/// A source triangle, where it lands, and its mean depth after the rotation.
+type MappedTriangle = ([(f32, f32); 3], [(f32, f32); 3], f32);
+
 /// Mesh spacing in pixels: fine enough that the piecewise-affine rendering looks smooth.
 const CELL: u32 = 4;
 
@@ -298,7 +301,7 @@ fn render(photo: &RgbImage, head: &HeadShape, yaw: f32, pitch: f32) -> RgbImage 
             head.project(x, y, yaw, pitch)
         })
         .collect();
-    let mut triangles: Vec<([(f32, f32); 3], [(f32, f32); 3], f32)> = Vec::new();
+    let mut triangles: Vec<MappedTriangle> = Vec::new();
     for j in 0..ny - 1 {
         for i in 0..nx - 1 {
             let ids = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)];
