@@ -38,6 +38,9 @@ pub struct WindowResult {
     pub nose_ratio_change: Option<f32>,
     pub passive_mean: Option<f32>,
     pub model_yaw_excursion: Option<f32>,
+    /// Identity check: lowest cosine between embedded frames, lowest consecutive box IoU.
+    pub identity_min: Option<f32>,
+    pub track_iou_min: Option<f32>,
     pub total_ms: f32,
 }
 
@@ -51,6 +54,8 @@ pub struct KindSummary {
     pub accepted_turn_windows: usize,
     /// How often each reason fired.
     pub reasons: BTreeMap<String, usize>,
+    /// Windows rejected by this reason alone (what each check contributes on its own).
+    pub sole_reasons: BTreeMap<String, usize>,
     pub median_ms: f32,
 }
 
@@ -142,6 +147,8 @@ fn evaluate_window(engine: &LivenessEngine, seq: &Sequence, analyzed: &[Analyzed
         nose_ratio_change: geometry.map(|m| m.nose_ratio_change),
         passive_mean: decision.details.passive.as_ref().and_then(|p| p.mean_live),
         model_yaw_excursion: analyzed[start].report.model_pose.map(|_| model_excursion),
+        identity_min: decision.details.identity.as_ref().and_then(|i| i.min_within_burst),
+        track_iou_min: decision.details.identity.as_ref().and_then(|i| i.min_track_iou),
         total_ms,
     }
 }
@@ -163,10 +170,13 @@ fn summarise(windows: Vec<WindowResult>) -> LivenessReport {
 }
 
 fn kind_summary(kind: &str, ws: &[&WindowResult]) -> KindSummary {
-    let mut reasons = BTreeMap::new();
+    let (mut reasons, mut sole_reasons) = (BTreeMap::new(), BTreeMap::new());
     for w in ws {
         for r in &w.reasons {
             *reasons.entry(r.code().to_string()).or_insert(0) += 1;
+        }
+        if let [only] = w.reasons.as_slice() {
+            *sole_reasons.entry(only.code().to_string()).or_insert(0) += 1;
         }
     }
     let mut ms: Vec<f32> = ws.iter().map(|w| w.total_ms).collect();
@@ -178,6 +188,7 @@ fn kind_summary(kind: &str, ws: &[&WindowResult]) -> KindSummary {
         accepted: ws.iter().filter(|w| w.approved).count(),
         accepted_turn_windows: ws.iter().filter(|w| w.approved && w.inferred.is_some()).count(),
         reasons,
+        sole_reasons,
         median_ms: ms.get(ms.len() / 2).copied().unwrap_or(0.0),
     }
 }
@@ -227,8 +238,24 @@ fn frame_dir(path: &Path) -> anyhow::Result<Vec<Frame>> {
     files
         .iter()
         .enumerate()
-        .map(|(i, p)| Ok(Frame { jpeg: std::fs::read(p)?, timestamp_ms: 1_000_000 + FRAME_MS * i as i64 }))
+        .map(|(i, p)| {
+            Ok(Frame { jpeg: as_the_page_sends(std::fs::read(p)?)?, timestamp_ms: 1_000_000 + FRAME_MS * i as i64 })
+        })
         .collect()
+}
+
+/// The page sends JPEGs of at most 720 px: larger frames (pis_* clips are 960×540) are scaled
+/// down and re-encoded, the others kept byte for byte.
+fn as_the_page_sends(jpeg: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    const PAGE_MAX_SIDE: u32 = 720;
+    let image = image::load_from_memory(&jpeg)?.into_rgb8();
+    if image.width().max(image.height()) <= PAGE_MAX_SIDE {
+        return Ok(jpeg);
+    }
+    let small = thirdfactor_engine::imaging::fit_within(&image, PAGE_MAX_SIDE);
+    let mut out = std::io::Cursor::new(Vec::new());
+    small.write_to(&mut out, image::ImageFormat::Jpeg)?;
+    Ok(out.into_inner())
 }
 
 /// A still attack as two bursts: tilted by hand (±25°) and held still (with a little
@@ -269,39 +296,53 @@ fn encode(images: &[RgbImage]) -> anyhow::Result<Vec<Frame>> {
 fn write_outputs(report: &LivenessReport, out: &Path) -> anyhow::Result<()> {
     report::write_json(&out.join("report.json"), report)?;
     report::write_text(&out.join("report.md"), &markdown(report))?;
-    let groups: Vec<(String, Vec<f64>)> = report
-        .kinds
-        .iter()
-        .map(|k| {
-            let vals = report
-                .windows
-                .iter()
-                .filter(|w| w.kind == k.kind)
-                .filter_map(|w| w.homography_residual.map(|v| (v as f64).min(0.6)))
-                .collect();
-            (k.kind.clone(), vals)
-        })
-        .collect();
-    let refs: Vec<(&str, &[f64])> = groups.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+    let hres = per_kind(report, |w| w.homography_residual.map(|v| (v as f64).min(0.6)));
     let axes = Axes {
         title: "Homography residual per 12-frame window",
         x_label: "residual (inter-ocular distances)",
-        y_label: "windows",
+        y_label: "fraction of the kind's windows",
         x_range: (0.0, 0.6),
-        y_range: (0.0, 40.0),
+        y_range: (0.0, 1.0),
         log_x: false,
     };
-    report::histogram_plot(&out.join("homography_residual.png"), &axes, &refs, 30)?;
+    report::histogram_plot(&out.join("homography_residual.png"), &axes, &as_refs(&hres), 30)?;
+    let passive = per_kind(report, |w| w.passive_mean.map(f64::from));
+    let axes = Axes {
+        title: "Passive model: mean P(live) per 12-frame window",
+        x_label: "mean P(live) (fr_liveness, frontal frames)",
+        y_label: "fraction of the kind's windows",
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
+        log_x: false,
+    };
+    report::histogram_plot(&out.join("passive_live.png"), &axes, &as_refs(&passive), 20)?;
     Ok(())
+}
+
+/// One value per window, grouped by kind.
+fn per_kind(report: &LivenessReport, value: impl Fn(&WindowResult) -> Option<f64>) -> Vec<(String, Vec<f64>)> {
+    report
+        .kinds
+        .iter()
+        .map(|k| (k.kind.clone(), report.windows.iter().filter(|w| w.kind == k.kind).filter_map(&value).collect()))
+        .collect()
+}
+
+fn as_refs(groups: &[(String, Vec<f64>)]) -> Vec<(&str, &[f64])> {
+    groups.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect()
 }
 
 fn markdown(report: &LivenessReport) -> String {
     let mut md = String::from("# Liveness evaluation\n\n");
     md += &format!("BPCER (bona fide turn windows rejected): {:.1} %\n\n", report.bpcer * 100.0);
-    md += "| kind | windows | turn windows | accepted | accepted turn windows | APCER | median ms | reasons |\n|---|---|---|---|---|---|---|---|\n";
+    md += "| kind | windows | turn windows | accepted | accepted turn windows | APCER | median ms | reasons (alone) |\n|---|---|---|---|---|---|---|---|\n";
     for k in &report.kinds {
         let apcer = report.apcer.get(&k.kind).map_or("–".to_string(), |a| format!("{:.1} %", a * 100.0));
-        let reasons: Vec<String> = k.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let reasons: Vec<String> = k
+            .reasons
+            .iter()
+            .map(|(r, n)| format!("{r} {n} ({})", k.sole_reasons.get(r).copied().unwrap_or(0)))
+            .collect();
         md += &format!(
             "| {} | {} | {} | {} | {} | {} | {:.0} | {} |\n",
             k.kind,
@@ -314,12 +355,12 @@ fn markdown(report: &LivenessReport) -> String {
             reasons.join(", ")
         );
     }
-    md += "\n## Windows\n\n| sequence | start | inferred | yaw exc. (landmarks / model) | hres | dr | passive | approved | reasons |\n|---|---|---|---|---|---|---|---|---|\n";
+    md += "\n## Windows\n\n| sequence | start | inferred | yaw exc. (landmarks / model) | hres | dr | passive | identity | track IoU | approved | reasons |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
     for w in &report.windows {
         let f = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.3}"));
         let reasons: Vec<&str> = w.reasons.iter().map(|r| r.code()).collect();
         md += &format!(
-            "| {} | {} | {} | {:.0} / {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.0} / {} | {} | {} | {} | {} | {} | {} | {} |\n",
             w.sequence,
             w.start,
             w.inferred.map_or("–", |a| a.code()),
@@ -328,6 +369,8 @@ fn markdown(report: &LivenessReport) -> String {
             f(w.homography_residual),
             f(w.nose_ratio_change),
             f(w.passive_mean),
+            f(w.identity_min),
+            f(w.track_iou_min),
             w.approved,
             reasons.join(" ")
         );

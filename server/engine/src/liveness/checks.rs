@@ -81,12 +81,26 @@ pub fn integrity(frames: &[AnalyzedFrame], challenge: &Challenge, t: &IntegrityT
 pub struct FaceCountCheck {
     pub frames_without_face: usize,
     pub frames_with_several_faces: usize,
+    /// Frames without a face tolerated (a far turn loses the face briefly).
+    pub max_faceless: usize,
+    /// The start pose is the first frame's: it must show the face.
+    pub first_frame_has_face: bool,
+    /// At most `max_faceless` frames without a face, the first frame has one, none with several.
+    pub passed: bool,
 }
 
-pub fn face_counts(frames: &[AnalyzedFrame]) -> FaceCountCheck {
+pub fn face_counts(frames: &[AnalyzedFrame], max_faceless_fraction: f32) -> FaceCountCheck {
+    let faceless = |f: &AnalyzedFrame| f.report.width > 0 && f.landmarks.is_none();
+    let frames_without_face = frames.iter().filter(|f| faceless(f)).count();
+    let frames_with_several_faces = frames.iter().filter(|f| f.report.faces > 1).count();
+    let max_faceless = (max_faceless_fraction.clamp(0.0, 1.0) * frames.len() as f32).floor() as usize;
+    let first_frame_has_face = frames.first().is_some_and(|f| f.landmarks.is_some());
     FaceCountCheck {
-        frames_without_face: frames.iter().filter(|f| f.report.width > 0 && f.landmarks.is_none()).count(),
-        frames_with_several_faces: frames.iter().filter(|f| f.report.faces > 1).count(),
+        frames_without_face,
+        frames_with_several_faces,
+        max_faceless,
+        first_frame_has_face,
+        passed: first_frame_has_face && frames_without_face <= max_faceless && frames_with_several_faces == 0,
     }
 }
 
@@ -244,25 +258,45 @@ pub fn passive(frames: &[AnalyzedFrame], min_live: f32, gate: bool) -> PassiveCh
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IdentityCheck {
+    /// Frames embedded (the most frontal ones, spread over the burst).
     pub frames_embedded: usize,
-    /// Lowest cosine between the first embedded frame and any other.
+    /// Lowest cosine between two embedded frames.
     pub min_within_burst: Option<f32>,
     /// Lowest cosine between an embedded frame and the reference.
     pub min_to_reference: Option<f32>,
     pub threshold: f32,
+    /// Lowest IoU of the face boxes of consecutive face frames (the track between embeddings).
+    pub min_track_iou: Option<f32>,
+    pub track_iou_threshold: f32,
     pub passed: bool,
 }
 
-pub fn identity(frames: &[AnalyzedFrame], reference: Option<&Embedding>, threshold: f32) -> IdentityCheck {
+pub fn identity(
+    frames: &[AnalyzedFrame],
+    reference: Option<&Embedding>,
+    threshold: f32,
+    track_iou_threshold: f32,
+) -> IdentityCheck {
     let embeddings: Vec<&Embedding> = frames.iter().filter_map(|f| f.embedding.as_ref()).collect();
     let lowest = |vals: Vec<f32>| vals.into_iter().reduce(f32::min);
-    let min_within_burst =
-        embeddings.split_first().and_then(|(first, rest)| lowest(rest.iter().map(|e| first.cosine(e)).collect()));
+    let pairs = embeddings.iter().enumerate().flat_map(|(i, a)| embeddings[i + 1..].iter().map(|b| a.cosine(b)));
+    let min_within_burst = lowest(pairs.collect());
     let min_to_reference = reference.and_then(|r| lowest(embeddings.iter().map(|e| r.cosine(e)).collect()));
+    let boxes: Vec<_> = frames.iter().filter_map(|f| f.report.face_box).collect();
+    let min_track_iou = lowest(boxes.windows(2).map(|w| w[0].iou(&w[1])).collect());
     let passed = !embeddings.is_empty()
         && min_within_burst.is_none_or(|c| c >= threshold)
-        && min_to_reference.is_none_or(|c| c >= threshold);
-    IdentityCheck { frames_embedded: embeddings.len(), min_within_burst, min_to_reference, threshold, passed }
+        && min_to_reference.is_none_or(|c| c >= threshold)
+        && min_track_iou.is_none_or(|iou| iou >= track_iou_threshold);
+    IdentityCheck {
+        frames_embedded: embeddings.len(),
+        min_within_burst,
+        min_to_reference,
+        threshold,
+        min_track_iou,
+        track_iou_threshold,
+        passed,
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +328,8 @@ mod tests {
             embedding: None,
             sha256: [index as u8; 32],
             thumbnail: vec![index as u8 * 10; 4],
+            square: None,
+            image: None,
         }
     }
 

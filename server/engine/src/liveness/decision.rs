@@ -63,7 +63,10 @@ pub fn reasons(checks: &CheckSet<'_>) -> Vec<ReasonCode> {
     };
     flag(!checks.integrity.in_window, ReasonCode::Timeout);
     flag(!checks.integrity.passed, ReasonCode::FramesInvalid);
-    flag(checks.faces.frames_without_face > 0, ReasonCode::FaceNotFound);
+    flag(
+        checks.faces.frames_without_face > checks.faces.max_faceless || !checks.faces.first_frame_has_face,
+        ReasonCode::FaceNotFound,
+    );
     flag(checks.faces.frames_with_several_faces > 0, ReasonCode::MultipleFaces);
     flag(!checks.challenge.passed, ReasonCode::ChallengeNotPerformed);
     flag(!checks.geometry.passed, ReasonCode::FlatPresentation);
@@ -88,7 +91,7 @@ pub fn fused_score(checks: &CheckSet<'_>, passive_weight: f32) -> f32 {
         .map(|c| logistic(c, checks.identity.threshold, 0.15))
         .fold(if checks.identity.frames_embedded > 0 { 1.0 } else { 0.0 }, f32::min);
     let integrity = if checks.integrity.passed && checks.integrity.in_window { 1.0 } else { 0.0 };
-    let faces = if checks.faces.frames_without_face + checks.faces.frames_with_several_faces == 0 { 1.0 } else { 0.0 };
+    let faces = if checks.faces.passed { 1.0 } else { 0.0 };
     let hard = [challenge, geometry, identity, integrity, faces].into_iter().fold(1.0, f32::min);
     let w = passive_weight.clamp(0.0, 1.0);
     match checks.passive.mean_live {

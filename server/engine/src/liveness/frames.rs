@@ -1,7 +1,9 @@
-//! Per-frame analysis: decode, count faces, 68 landmarks, head pose, eye state, and — on the
-//! frames picked for them — the passive anti-spoof score and the embedding. Frames are
-//! independent, so the burst is analysed in parallel (rayon); the ONNX sessions are behind
-//! mutexes, which costs little because each run is short and the models differ per stage.
+//! Per-frame analysis in two passes. First every frame: decode, count faces, 68 landmarks,
+//! head pose, eye state. Then, on a few frames picked from the poses (the most frontal ones,
+//! spread over the burst — embeddings and the passive model are unreliable on turned faces),
+//! the embedding and the passive anti-spoof score. Frames are independent, so each pass runs in
+//! parallel (rayon); the ONNX sessions are behind mutexes, which costs little because each run
+//! is short and the models differ per stage.
 
 use std::time::Instant;
 
@@ -30,14 +32,6 @@ pub struct Frame {
     pub timestamp_ms: i64,
 }
 
-/// Which optional stages run on a frame (the expensive ones run on a few frames only).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FramePlan {
-    pub embed: bool,
-    pub passive: bool,
-    pub model_pose: bool,
-}
-
 /// What the per-frame stage needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct FrameSettings {
@@ -45,6 +39,17 @@ pub struct FrameSettings {
     pub quality: quality::QualityThresholds,
     pub limits: IntakeLimits,
     pub pose_source: PoseSource,
+    /// Also run `fr_pose` on every frame (for comparison).
+    pub model_pose: bool,
+}
+
+/// Which frames the second pass picks: at most `count`, the most frontal one in each of
+/// `count` equal stretches of the burst, among faces within the pose bounds (degrees).
+#[derive(Debug, Clone, Copy)]
+pub struct FrontalPick {
+    pub count: usize,
+    pub max_yaw: f32,
+    pub max_pitch: f32,
 }
 
 /// Everything measured on one frame; serialisable for the debug details.
@@ -79,32 +84,77 @@ pub struct AnalyzedFrame {
     pub sha256: [u8; 32],
     /// 16×16 grey thumbnail, for near-duplicate detection.
     pub thumbnail: Vec<u8>,
+    /// The detector's square face box (the passive model's crop).
+    pub square: Option<FaceBox>,
+    /// The decoded picture, kept between the two passes only.
+    pub image: Option<RgbImage>,
 }
 
 pub const THUMB_SIDE: u32 = 16;
 
-/// Analyses every frame in parallel; the result is in input order.
-pub fn analyze_frames(
-    models: &ModelSet,
-    frames: &[Frame],
-    plans: &[FramePlan],
-    settings: &FrameSettings,
-) -> Vec<AnalyzedFrame> {
-    frames
-        .par_iter()
-        .enumerate()
-        .map(|(i, f)| analyze_frame(models, i, f, plans.get(i).copied().unwrap_or_default(), settings))
-        .collect()
+/// First pass over every frame, in parallel; the result is in input order and keeps the
+/// decoded pictures for [`complete_frames`].
+pub fn analyze_frames(models: &ModelSet, frames: &[Frame], settings: &FrameSettings) -> Vec<AnalyzedFrame> {
+    frames.par_iter().enumerate().map(|(i, f)| analyze_frame(models, i, f, settings)).collect()
+}
+
+/// Second pass: embeddings on `embed`, passive scores on `passive` (frame indices), in
+/// parallel; then drops the decoded pictures.
+pub fn complete_frames(models: &ModelSet, frames: &mut [AnalyzedFrame], embed: &[usize], passive: &[usize]) {
+    frames.par_iter_mut().enumerate().for_each(|(i, f)| {
+        let started = Instant::now();
+        if let Err(e) = second_pass(models, f, embed.contains(&i), passive.contains(&i)) {
+            f.report.error = Some(e.to_string());
+        }
+        f.report.analysis_ms += started.elapsed().as_secs_f32() * 1000.0;
+        f.image = None;
+    });
+}
+
+fn second_pass(models: &ModelSet, f: &mut AnalyzedFrame, embed: bool, passive: bool) -> Result<(), ModelError> {
+    let (Some(image), Some(landmarks), Some(square)) = (&f.image, &f.landmarks, f.square) else { return Ok(()) };
+    if passive {
+        f.report.passive_live = Some(passive::live_probability(models, image, &square)?);
+    }
+    if embed && let Some((aligned, _)) = align::align_arcface(image, &landmarks.five_points()) {
+        f.embedding = Some(embed::embed(models, &aligned, false)?);
+    }
+    Ok(())
+}
+
+/// The frames [`FrontalPick`] describes, in order.
+pub fn pick_frontal(frames: &[AnalyzedFrame], pick: FrontalPick) -> Vec<usize> {
+    let frontality = |f: &AnalyzedFrame| {
+        let p = f.report.pose.filter(|_| f.landmarks.is_some())?;
+        (p.yaw.abs() <= pick.max_yaw && p.pitch.abs() <= pick.max_pitch).then_some(p.yaw.abs() + p.pitch.abs())
+    };
+    let n = frames.len();
+    let segments = pick.count.min(n);
+    let mut picked: Vec<usize> = (0..segments)
+        .filter_map(|k| {
+            let range = (k * n / segments)..((k + 1) * n / segments);
+            range.filter_map(|i| frontality(&frames[i]).map(|d| (i, d))).min_by(|a, b| a.1.total_cmp(&b.1))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if picked.is_empty() && pick.count > 0 {
+        // No face within the bounds: the most frontal face, so the checks still have a value.
+        let any =
+            |f: &AnalyzedFrame| f.report.pose.filter(|_| f.landmarks.is_some()).map(|p| p.yaw.abs() + p.pitch.abs());
+        picked.extend(
+            frames
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| any(f).map(|d| (i, d)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(i, _)| i),
+        );
+    }
+    picked
 }
 
 /// One frame; errors become `report.error` so one bad frame never aborts the burst.
-pub fn analyze_frame(
-    models: &ModelSet,
-    index: usize,
-    frame: &Frame,
-    plan: FramePlan,
-    settings: &FrameSettings,
-) -> AnalyzedFrame {
+pub fn analyze_frame(models: &ModelSet, index: usize, frame: &Frame, settings: &FrameSettings) -> AnalyzedFrame {
     let started = Instant::now();
     let mut out = AnalyzedFrame {
         report: FrameReport {
@@ -128,12 +178,15 @@ pub fn analyze_frame(
         embedding: None,
         sha256: Sha256::digest(&frame.jpeg).into(),
         thumbnail: Vec::new(),
+        square: None,
+        image: None,
     };
     match imaging::decode(&frame.jpeg, &settings.limits) {
         Ok(image) => {
-            if let Err(e) = analyze_image(models, &image, plan, settings, &mut out) {
+            if let Err(e) = analyze_image(models, &image, settings, &mut out) {
                 out.report.error = Some(e.to_string());
             }
+            out.image = Some(image);
         }
         Err(e) => out.report.error = Some(e.code().to_string()),
     }
@@ -144,7 +197,6 @@ pub fn analyze_frame(
 fn analyze_image(
     models: &ModelSet,
     image: &RgbImage,
-    plan: FramePlan,
     settings: &FrameSettings,
     out: &mut AnalyzedFrame,
 ) -> Result<(), ModelError> {
@@ -158,14 +210,13 @@ fn analyze_image(
     let competing = quality::has_competing_face(&detections, chosen, &settings.quality);
     out.report.faces = if competing { 2 } else { 1 };
     let detection = detections[chosen];
-    measure_face(models, image, &detection, plan, settings, out)
+    measure_face(models, image, &detection, settings, out)
 }
 
 fn measure_face(
     models: &ModelSet,
     image: &RgbImage,
     detection: &Detection,
-    plan: FramePlan,
     settings: &FrameSettings,
     out: &mut AnalyzedFrame,
 ) -> Result<(), ModelError> {
@@ -175,7 +226,7 @@ fn measure_face(
     report.face_score = Some(detection.score);
     report.face_box = Some(detection.bbox);
     report.landmark_pose = pose::landmark_pose(&landmarks);
-    if plan.model_pose || settings.pose_source == PoseSource::Model {
+    if settings.model_pose || settings.pose_source == PoseSource::Model {
         report.model_pose = Some(pose::model_pose(models, image, &square)?);
     }
     report.pose = match settings.pose_source {
@@ -183,14 +234,7 @@ fn measure_face(
         PoseSource::Model => report.model_pose,
     };
     report.eyes = Some(eyes::eye_state(models, image, &landmarks)?);
-    if plan.passive {
-        report.passive_live = Some(passive::live_probability(models, image, &square)?);
-    }
-    if plan.embed
-        && let Some((aligned, _)) = align::align_arcface(image, &landmarks.five_points())
-    {
-        out.embedding = Some(embed::embed(models, &aligned, false)?);
-    }
+    out.square = Some(square);
     out.landmarks = Some(landmarks);
     Ok(())
 }
@@ -208,32 +252,9 @@ pub fn thumbnail_difference(a: &[u8], b: &[u8]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (*x as f32 - *y as f32).abs()).sum::<f32>() / a.len() as f32
 }
 
-/// `count` indices spread evenly over `0..n`, first and last included.
-pub fn spread_indices(n: usize, count: usize) -> Vec<usize> {
-    match (n, count) {
-        (0, _) | (_, 0) => Vec::new(),
-        (_, 1) => vec![0],
-        _ if count >= n => (0..n).collect(),
-        _ => {
-            let mut v: Vec<usize> = (0..count).map(|k| (k * (n - 1) + (count - 1) / 2) / (count - 1)).collect();
-            v.dedup();
-            v
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spread_indices_cover_both_ends() {
-        assert_eq!(spread_indices(12, 3), vec![0, 6, 11]);
-        assert_eq!(spread_indices(12, 4), vec![0, 4, 7, 11]);
-        assert_eq!(spread_indices(3, 5), vec![0, 1, 2]);
-        assert_eq!(spread_indices(5, 1), vec![0]);
-        assert!(spread_indices(0, 3).is_empty());
-    }
 
     #[test]
     fn thumbnails_differ_only_when_the_pictures_do() {

@@ -31,7 +31,7 @@ use crate::face::embed::Embedding;
 use crate::imaging::IntakeLimits;
 use crate::models::ModelSet;
 use checks::{ChallengeCheck, FaceCountCheck, GeometryCheck, IdentityCheck, IntegrityCheck, PassiveCheck};
-use frames::{AnalyzedFrame, FramePlan, FrameSettings};
+use frames::{AnalyzedFrame, FrameSettings, FrontalPick};
 
 /// What counts as a performed action.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,7 +67,8 @@ pub struct IntegrityThresholds {
     /// Shortest capture span (default 500 ms: two actions cannot be done faster).
     pub min_span_ms: i64,
     /// Mean grey difference (0–255) of 16×16 thumbnails below which two consecutive frames
-    /// count as the same picture (default 0.5).
+    /// count as the same picture (default 0.08: a re-encoded copy measures ~0, consecutive
+    /// frames of a person holding still in front of a webcam 0.12 and more).
     pub near_identical_level: f32,
     /// Largest tolerated fraction of near-identical consecutive pairs (default 0.3).
     pub max_near_identical_fraction: f32,
@@ -80,16 +81,30 @@ pub struct LivenessConfig {
     pub integrity: IntegrityThresholds,
     /// 3-D test: minimum homography residual (IOD) when a turn was asked (default 0.08).
     pub min_homography_residual: f32,
-    /// Frames scored by the passive model (default 4).
+    /// Frames scored by the passive model (default 3: the same frontal frames as the
+    /// embeddings, so the second pass touches at most three frames).
     pub passive_frames: usize,
-    /// Mean P(live) below this is `spoof_texture` when `passive_gate` is on.
+    /// Mean P(live) below this is `spoof_texture` when `passive_gate` is on (default 0.4:
+    /// bona fide windows measured ≥ 0.49, screens/prints/replays without a live person in view
+    /// ≤ 0.26).
     pub passive_min_live: f32,
-    /// Whether the passive score may reject (default off: it rejects real clips).
+    /// Whether the passive score may reject (default on: the only check that catches replays).
     pub passive_gate: bool,
-    /// Weight of the passive score in the fused score (default 0: see the docs).
+    /// Weight of the passive score in the fused score (default 0.3).
     pub passive_weight: f32,
     /// Frames embedded for the identity check (default 3).
     pub identity_frames: usize,
+    /// Embeddings and passive scores are taken only on faces within these pose bounds
+    /// (absolute degrees; default yaw 25°, pitch 20°): both models are trained on near-frontal
+    /// faces, and a near-profile embedding falls below the match threshold for the same person.
+    pub frontal_max_yaw: f32,
+    pub frontal_max_pitch: f32,
+    /// Face track continuity: lowest IoU of the face boxes of consecutive face frames (default
+    /// 0.3). Catches a face swapped in while the head is turned, where no embedding is taken.
+    pub min_track_iou: f32,
+    /// Largest fraction of frames allowed without a face (default 0.2: a far turn can lose the
+    /// face for a frame or two).
+    pub max_faceless_fraction: f32,
     /// Also run `fr_pose` on every frame, for comparison in the details (default off).
     pub compare_pose_model: bool,
 }
@@ -117,7 +132,7 @@ impl Default for IntegrityThresholds {
             min_interval_ms: 20,
             max_gap_ms: 1_500,
             min_span_ms: 500,
-            near_identical_level: 0.5,
+            near_identical_level: 0.08,
             max_near_identical_fraction: 0.3,
         }
     }
@@ -129,11 +144,15 @@ impl Default for LivenessConfig {
             challenge: ChallengeThresholds::default(),
             integrity: IntegrityThresholds::default(),
             min_homography_residual: 0.08,
-            passive_frames: 4,
-            passive_min_live: 0.5,
-            passive_gate: false,
-            passive_weight: 0.0,
+            passive_frames: 3,
+            passive_min_live: 0.4,
+            passive_gate: true,
+            passive_weight: 0.3,
             identity_frames: 3,
+            frontal_max_yaw: 25.0,
+            frontal_max_pitch: 20.0,
+            min_track_iou: 0.3,
+            max_faceless_fraction: 0.2,
             compare_pose_model: false,
         }
     }
@@ -219,21 +238,20 @@ impl LivenessEngine {
 
     /// The per-frame stage alone (public for the evaluation command and for debugging).
     pub fn analyze(&self, frames: &[Frame]) -> Vec<AnalyzedFrame> {
-        let n = frames.len();
-        let mut plans = vec![FramePlan { model_pose: self.config.compare_pose_model, ..Default::default() }; n];
-        for i in frames::spread_indices(n, self.config.identity_frames) {
-            plans[i].embed = true;
-        }
-        for i in frames::spread_indices(n, self.config.passive_frames) {
-            plans[i].passive = true;
-        }
+        let c = &self.config;
         let settings = FrameSettings {
             detector: self.face.detector,
             quality: self.face.quality,
             limits: IntakeLimits { max_bytes: 4 * 1024 * 1024, max_side: 4_096, max_pixels: 8_000_000 },
-            pose_source: self.config.challenge.pose_source,
+            pose_source: c.challenge.pose_source,
+            model_pose: c.compare_pose_model,
         };
-        frames::analyze_frames(&self.models, frames, &plans, &settings)
+        let mut analyzed = frames::analyze_frames(&self.models, frames, &settings);
+        let pick = |count| FrontalPick { count, max_yaw: c.frontal_max_yaw, max_pitch: c.frontal_max_pitch };
+        let embed = frames::pick_frontal(&analyzed, pick(c.identity_frames));
+        let passive = frames::pick_frontal(&analyzed, pick(c.passive_frames));
+        frames::complete_frames(&self.models, &mut analyzed, &embed, &passive);
+        analyzed
     }
 
     /// Runs the checks on analysed frames and decides.
@@ -245,11 +263,11 @@ impl LivenessEngine {
     ) -> LivenessDecision {
         let c = &self.config;
         let integrity = checks::integrity(frames, challenge, &c.integrity);
-        let faces = checks::face_counts(frames);
+        let faces = checks::face_counts(frames, c.max_faceless_fraction);
         let challenge_check = checks::challenge(frames, challenge, &c.challenge);
         let geometry = checks::geometry(frames, challenge, c.min_homography_residual);
         let passive = checks::passive(frames, c.passive_min_live, c.passive_gate);
-        let identity = checks::identity(frames, reference, self.face.matching.selfie_vs_template);
+        let identity = checks::identity(frames, reference, self.face.matching.selfie_vs_template, c.min_track_iou);
         let set = decision::CheckSet {
             integrity: &integrity,
             faces: &faces,
