@@ -14,11 +14,12 @@ use super::passive;
 use super::pose::{self, Pose, PoseSource};
 use crate::face::crop::luma;
 use crate::face::detect::{self, Detection, DetectorParams};
-use crate::face::embed::{self, Embedding};
+use crate::face::embed::Embedding;
 use crate::face::eyes::{self, EyeState};
 use crate::face::geometry::FaceBox;
 use crate::face::landmarks::{self, Landmarks68};
-use crate::face::{align, quality};
+use crate::face::fusion::{self, EmbeddingConfig};
+use crate::face::quality;
 use crate::imaging::{self, IntakeLimits};
 use crate::models::{ModelError, ModelSet};
 
@@ -45,6 +46,7 @@ pub struct FrameSettings {
     pub quality: quality::QualityThresholds,
     pub limits: IntakeLimits,
     pub pose_source: PoseSource,
+    pub embedding: EmbeddingConfig,
 }
 
 /// Everything measured on one frame; serialisable for the debug details.
@@ -186,10 +188,9 @@ fn measure_face(
     if plan.passive {
         report.passive_live = Some(passive::live_probability(models, image, &square)?);
     }
-    if plan.embed
-        && let Some((aligned, _)) = align::align_arcface(image, &landmarks.five_points())
-    {
-        out.embedding = Some(embed::embed(models, &aligned, false)?);
+    if plan.embed {
+        // The face engine's own embedding, so frames compare with the selfie's template.
+        out.embedding = fusion::embed_face(models, image, &landmarks.five_points(), &settings.embedding)?;
     }
     out.landmarks = Some(landmarks);
     Ok(())

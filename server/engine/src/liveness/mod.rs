@@ -232,6 +232,7 @@ impl LivenessEngine {
             quality: self.face.quality,
             limits: IntakeLimits { max_bytes: 4 * 1024 * 1024, max_side: 4_096, max_pixels: 8_000_000 },
             pose_source: self.config.challenge.pose_source,
+            embedding: self.face.embedding,
         };
         frames::analyze_frames(&self.models, frames, &plans, &settings)
     }
