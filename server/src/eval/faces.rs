@@ -298,11 +298,16 @@ fn candidate_fusions(results: &[ImageResult]) -> Vec<EmbeddingConfig> {
         "fr_feature+sface+dlib_resnet",
         "fr_feature+sface+dlib_resnet:flip",
         "fr_feature:flip+sface:flip+dlib_resnet:flip",
+        // Weight sensitivity around the z-normalised weights (dlib ≈ 2.75 × SFace).
+        "sface+dlib_resnet:flip*2",
+        "sface+dlib_resnet:flip*2.75",
+        "sface+dlib_resnet:flip*3.5",
+        "sface:flip+dlib_resnet:flip*2.75",
     ]
     .into_iter()
     .map(parse)
     .collect();
-    for base in ["sface+dlib_resnet:flip", "fr_feature+sface+dlib_resnet:flip"] {
+    for base in ["sface+dlib_resnet:flip", "sface:flip+dlib_resnet:flip", "fr_feature+sface+dlib_resnet:flip"] {
         list.push(z_normalised(&parse(base), results));
     }
     list
@@ -328,10 +333,8 @@ fn z_normalised(config: &EmbeddingConfig, results: &[ImageResult]) -> EmbeddingC
 
 /// Impostor scores over every image with a face under `config`.
 fn impostor_scores(results: &[ImageResult], config: &EmbeddingConfig) -> Vec<f32> {
-    let fused: Vec<(&str, Embedding)> = results
-        .iter()
-        .filter_map(|r| Some((r.identity.as_str(), fusion::fuse(r.parts.as_ref()?, config)?)))
-        .collect();
+    let fused: Vec<(&str, Embedding)> =
+        results.iter().filter_map(|r| Some((r.identity.as_str(), fusion::fuse(r.parts.as_ref()?, config)?))).collect();
     let mut impostor = Vec::new();
     for (i, (id_a, a)) in fused.iter().enumerate() {
         impostor.extend(fused[i + 1..].iter().filter(|(id_b, _)| id_b != id_a).map(|(_, b)| a.cosine(b)));

@@ -61,7 +61,12 @@ pub fn align_to(image: &RgbImage, points: &FivePoints, template: &[Point; 5], si
 /// Like [`align_to`], but a face more than twice the crop's size is first shrunk with an
 /// antialiasing resize (as OpenCV's INTER_AREA would), so the bilinear warp does not alias
 /// (dlib's chip extraction does the same with its pyramid).
-pub fn align_to_antialiased(image: &RgbImage, points: &FivePoints, template: &[Point; 5], size: u32) -> Option<RgbImage> {
+pub fn align_to_antialiased(
+    image: &RgbImage,
+    points: &FivePoints,
+    template: &[Point; 5],
+    size: u32,
+) -> Option<RgbImage> {
     let to_crop = similarity_transform(&points.0, template)?;
     let scale = to_crop.scale();
     if scale >= 0.5 {
@@ -79,11 +84,14 @@ pub fn align_to_antialiased(image: &RgbImage, points: &FivePoints, template: &[P
         return align_to(image, points, template, size).map(|(crop, _)| crop);
     }
     let region = image::imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image();
-    let (sw, sh) = (((x1 - x0) as f32 * scale).round().max(1.0) as u32, ((y1 - y0) as f32 * scale).round().max(1.0) as u32);
+    let (sw, sh) =
+        (((x1 - x0) as f32 * scale).round().max(1.0) as u32, ((y1 - y0) as f32 * scale).round().max(1.0) as u32);
     let small = crate::imaging::resize(&region, sw, sh);
     let (fx, fy) = (sw as f32 / (x1 - x0) as f32, sh as f32 / (y1 - y0) as f32);
     // Pixel centres map onto pixel centres: u + ½ = (x − x0 + ½)·f.
-    let moved = FivePoints(points.0.map(|p| Point::new((p.x - x0 as f32 + 0.5) * fx - 0.5, (p.y - y0 as f32 + 0.5) * fy - 0.5)));
+    let moved = FivePoints(
+        points.0.map(|p| Point::new((p.x - x0 as f32 + 0.5) * fx - 0.5, (p.y - y0 as f32 + 0.5) * fy - 0.5)),
+    );
     align_to(&small, &moved, template, size).map(|(crop, _)| crop)
 }
 
