@@ -10,7 +10,11 @@ Pipeline (docs/face-engine.md): longest side <= 1280 (INTER_AREA) -> fr_detect o
 squashed to 320x240, BGR, (p-127)/128, score >= 0.7, IoU-NMS 0.4, highest score (ties within
 0.01 -> largest) -> square box (side = box height) moved inside the image -> fr_landmark on
 64x64 grey /256 -> 5 points -> least-squares similarity to the ArcFace 112 template ->
-fr_feature on BGR (p-127)/128 -> L2 normalisation.
+fr_feature on BGR (p-127)/128 -> L2 normalisation. The fusion members (research/embeddings.md):
+SFace on the same crop as RGB 0..255; dlib's ResNet on a 150x150 chip warped from the same five
+points to dlib's template (INTER_AREA shrink first when the face is more than twice the chip),
+RGB 0..255, optionally plus its mirror image. Fused = weighted mean of the members' cosines
+(concatenation of sqrt(w/sum w)-scaled unit vectors); `bench` times the engine's default fusion.
 
 Needs: python3 -m venv /tmp/facevenv && /tmp/facevenv/bin/pip install onnxruntime==1.31.1 numpy opencv-python-headless
 """
@@ -32,7 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models" / "files"
 ARCFACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                     [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
+DLIB_CHIP = np.array([[47.3526, 46.5059], [100.2736, 46.8024], [74.4461, 77.5008],
+                      [52.5171, 102.0327], [95.2599, 102.5108]], dtype=np.float32)
 MAX_SIDE = 1280
+# The engine's default fusion (server/engine/src/face/fusion.rs): (model, flip, weight).
+FUSION = [("sface", False, 1.0), ("dlib_resnet", True, 1.0)]
 
 
 def session(name: str) -> ort.InferenceSession:
@@ -48,6 +56,8 @@ class Pipeline:
         self.detect_s = session("fr_detect")
         self.landmark_s = session("fr_landmark")
         self.feature_s = session("fr_feature")
+        self.sface_s = session("sface_2021dec_fp32")
+        self.dlib_s = session("dlib_face_recognition_resnet_v1")
 
     @staticmethod
     def load(data: bytes) -> np.ndarray:
@@ -114,7 +124,36 @@ class Pipeline:
         e = self.feature_s.run(["output"], {"input": x})[0][0]
         return e / np.linalg.norm(e)
 
-    def analyze(self, data: bytes) -> dict | None:
+    def member(self, model: str, bgr: np.ndarray, pts: np.ndarray, flip: bool) -> np.ndarray:
+        """One fusion member's L2-normalised embedding."""
+        if model == "fr_feature":
+            e = self.embed(bgr, pts)
+            return e
+        if model == "sface":
+            crop = cv2.warpAffine(bgr, umeyama(pts, ARCFACE), (112, 112), flags=cv2.INTER_LINEAR, borderValue=0)
+            sess, inp = self.sface_s, "data"
+        else:
+            m = umeyama(pts, DLIB_CHIP)
+            scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+            src = bgr
+            if scale < 0.5:
+                # Face more than twice the chip: area-shrink the whole image first.
+                src = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                sx, sy = src.shape[1] / bgr.shape[1], src.shape[0] / bgr.shape[0]
+                m = umeyama((pts + 0.5) * np.array([sx, sy], np.float32) - 0.5, DLIB_CHIP)
+            crop = cv2.warpAffine(src, m, (150, 150), flags=cv2.INTER_LINEAR, borderValue=0)
+            sess, inp = self.dlib_s, "input"
+        rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)
+        batch = np.stack([rgb, rgb[:, ::-1]]) if flip else rgb[None]
+        out = np.concatenate([sess.run(None, {inp: b.transpose(2, 0, 1)[None].copy()})[0] for b in batch])
+        e = out.sum(0)
+        return e / np.linalg.norm(e)
+
+    def embed_fused(self, bgr: np.ndarray, pts: np.ndarray, fusion=FUSION) -> np.ndarray:
+        total = sum(w for _, _, w in fusion)
+        return np.concatenate([self.member(m, bgr, pts, f) * np.sqrt(w / total) for m, f, w in fusion])
+
+    def analyze(self, data: bytes, fused: bool = False) -> dict | None:
         bgr, scale = self.load_scaled(data)
         dets = self.detect(bgr)
         best = self.choose(dets)
@@ -123,8 +162,12 @@ class Pipeline:
         box, score = dets[best]
         pts = self.five_points(self.landmarks(bgr, box))
         # Coordinates in the uploaded image's pixels, as the Rust engine reports them.
+        if fused:
+            return {"embedding": self.embed_fused(bgr, pts).tolist()}
         return {"box": (box / scale).tolist(), "score": score, "five_points": (pts / scale).tolist(),
-                "embedding": self.embed(bgr, pts).tolist()}
+                "embedding": self.embed(bgr, pts).tolist(),
+                "sface": self.member("sface", bgr, pts, False).tolist(),
+                "dlib_resnet": self.member("dlib_resnet", bgr, pts, False).tolist()}
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -182,8 +225,8 @@ def bench(images: Path, runs: int) -> int:
             "decode_ms": timed(lambda: pipe.load(data), runs),
             "detect_ms": timed(lambda: pipe.detect(bgr), runs),
             "landmarks_ms": timed(lambda: pipe.landmarks(bgr, box), runs),
-            "align_embed_ms": timed(lambda: pipe.embed(bgr, pts), runs),
-            "whole_ms": timed(lambda: pipe.analyze(data), runs),
+            "align_embed_ms": timed(lambda: pipe.embed_fused(bgr, pts), runs),
+            "whole_ms": timed(lambda: pipe.analyze(data, fused=True), runs),
         }
         print(f"{path.stem}: {results[path.stem]}", file=sys.stderr)
     json.dump(results, sys.stdout, indent=1)

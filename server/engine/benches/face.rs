@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use image::RgbImage;
-use thirdfactor_engine::face::{FaceConfig, FaceEngine, align, detect, embed, landmarks};
+use thirdfactor_engine::face::{FaceConfig, FaceEngine, detect, fusion, landmarks};
 use thirdfactor_engine::imaging::{self, IntakeLimits};
 use thirdfactor_engine::models::{FileKind, Manifest, ModelConfig, ModelSet};
 
@@ -21,7 +21,7 @@ fn repo_root() -> PathBuf {
 
 fn engine() -> FaceEngine {
     let mut manifest = Manifest::embedded().expect("manifest");
-    manifest.files.retain(|f| f.kind != FileKind::Onnx || f.name.starts_with("fr_"));
+    manifest.files.retain(|f| f.kind != FileKind::Onnx || thirdfactor_engine::face::is_face_model(&f.name));
     let root = repo_root();
     let config = ModelConfig {
         models_dir: root.join("models/files"),
@@ -74,12 +74,10 @@ fn stages(c: &mut Criterion) {
         });
         group.bench_function("detect", |b| b.iter(|| detect::detect_faces(models, black_box(&work), &params)));
         group.bench_function("landmarks", |b| b.iter(|| landmarks::detect_landmarks(models, black_box(&work), &face)));
-        group.bench_function("align_embed", |b| {
-            b.iter(|| {
-                let (crop, _) = align::align_arcface(black_box(&work), &five).expect("aligns");
-                embed::embed(models, &crop, false)
-            })
-        });
+        // The default fused embedding (SFace + dlib ResNet with flip), as the Python bench's embed_fused.
+        let fusion = engine.config().embedding;
+        group
+            .bench_function("align_embed", |b| b.iter(|| fusion::embed_face(models, black_box(&work), &five, &fusion)));
         group.bench_function("whole", |b| b.iter(|| engine.analyze_bytes(black_box(&bytes), &limits)));
         group.finish();
     }

@@ -22,7 +22,7 @@ fn repo_root() -> PathBuf {
 
 fn models() -> Arc<ModelSet> {
     let mut manifest = Manifest::embedded().expect("manifest");
-    manifest.files.retain(|f| f.kind != FileKind::Onnx || f.name.starts_with("fr_"));
+    manifest.files.retain(|f| f.kind != FileKind::Onnx || thirdfactor_engine::face::is_face_model(&f.name));
     let root = repo_root();
     let config = ModelConfig {
         models_dir: root.join("models/files"),

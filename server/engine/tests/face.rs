@@ -3,7 +3,9 @@
 mod common;
 
 use image::{RgbImage, imageops};
-use thirdfactor_engine::face::{FaceError, MatchKind, QualityReason};
+use thirdfactor_engine::face::{
+    EmbeddingConfig, EmbeddingModel, FaceConfig, FaceEngine, FaceError, MatchKind, QualityReason,
+};
 use thirdfactor_engine::imaging::{self, IntakeLimits};
 
 /// Fixture photo scaled to a phone-selfie-like size (keeps the tests fast).
@@ -17,18 +19,68 @@ fn embedding_of(engine: &thirdfactor_engine::face::FaceEngine, name: &str) -> th
     analysis.usable_embedding().unwrap().clone()
 }
 
-#[test]
-fn the_same_person_matches_across_photos_and_different_people_do_not() {
-    let engine = common::engine();
-    let obama: Vec<_> = ["obama.jpg", "obama2.jpg", "obama3.jpg"].iter().map(|n| embedding_of(&engine, n)).collect();
-    let biden = embedding_of(&engine, "biden.jpg");
+/// Genuine pairs (Obama × 3) and impostor pairs (Obama × Biden) under `engine`'s embedding:
+/// every genuine pair must clear its threshold by `margin`, every impostor stay `margin` below.
+fn assert_separates(engine: &FaceEngine, margin: f32) {
+    let obama: Vec<_> = ["obama.jpg", "obama2.jpg", "obama3.jpg"].iter().map(|n| embedding_of(engine, n)).collect();
+    let biden = embedding_of(engine, "biden.jpg");
+    let label = engine.config().embedding.label();
     for (i, a) in obama.iter().enumerate() {
         for b in &obama[i + 1..] {
             let decision = engine.verify(a, b, MatchKind::SelfieVsTemplate);
-            assert!(decision.matched && decision.score > 0.6, "genuine pair scored {}", decision.score);
+            assert!(
+                decision.matched && decision.score > decision.threshold + margin,
+                "{label}: genuine pair scored {} (threshold {})",
+                decision.score,
+                decision.threshold
+            );
         }
         let decision = engine.verify(a, &biden, MatchKind::SelfieVsPortrait);
-        assert!(!decision.matched && decision.score < 0.2, "impostor pair scored {}", decision.score);
+        assert!(
+            !decision.matched && decision.score < decision.threshold - margin,
+            "{label}: impostor pair scored {} (threshold {})",
+            decision.score,
+            decision.threshold
+        );
+    }
+}
+
+#[test]
+fn the_same_person_matches_across_photos_and_different_people_do_not() {
+    let engine = common::engine();
+    assert_separates(&engine, 0.05);
+}
+
+/// The default (fused) template and every single model, each with the same thresholds: the
+/// fixture pairs are easy, so each embedding alone must separate them too.
+#[test]
+fn the_fused_embedding_and_each_member_separate_the_fixture_pairs() {
+    let models = common::face_models();
+    let fused = FaceEngine::new(models.clone(), FaceConfig::default());
+    assert!(fused.config().embedding.members().len() >= 2, "the default embedding is a fusion");
+    let dims: usize = fused
+        .config()
+        .embedding
+        .members()
+        .iter()
+        .map(|(m, _)| if *m == EmbeddingModel::FrFeature { 512 } else { 128 })
+        .sum();
+    let obama = embedding_of(&fused, "obama.jpg");
+    assert_eq!(obama.dimension(), dims);
+    // Each member alone scores on its own scale; only the ordering is checked here.
+    for spec in ["fr_feature", "sface", "dlib_resnet:flip"] {
+        let engine = FaceEngine::new(
+            models.clone(),
+            FaceConfig { embedding: EmbeddingConfig::parse(spec).unwrap(), ..FaceConfig::default() },
+        );
+        let obama: Vec<_> =
+            ["obama.jpg", "obama2.jpg", "obama3.jpg"].iter().map(|n| embedding_of(&engine, n)).collect();
+        let biden = embedding_of(&engine, "biden.jpg");
+        let worst_genuine = [obama[0].cosine(&obama[1]), obama[0].cosine(&obama[2]), obama[1].cosine(&obama[2])]
+            .into_iter()
+            .fold(f32::INFINITY, f32::min);
+        let best_impostor = obama.iter().map(|o| o.cosine(&biden)).fold(f32::NEG_INFINITY, f32::max);
+        assert!(worst_genuine > best_impostor + 0.1, "{spec}: genuine {worst_genuine} vs impostor {best_impostor}");
     }
 }
 
@@ -62,7 +114,11 @@ fn two_faces_side_by_side_are_rejected_as_multiple_faces() {
 fn a_tiny_dark_or_blurred_face_gets_its_reason() {
     let engine = common::engine();
     let base = photo("obama.jpg");
-    let tiny = imaging::fit_within(&base, 90);
+    // Scaled so the eyes are about 0.7 × the gate's minimum distance apart.
+    let eyes = engine.analyze(&base).unwrap().face.unwrap().measures.eye_distance_px;
+    let min_eyes = engine.config().quality.min_eye_distance_px;
+    let side = (base.width().max(base.height()) as f32 * 0.7 * min_eyes / eyes).round() as u32;
+    let tiny = imaging::fit_within(&base, side);
     let dark = RgbImage::from_fn(base.width(), base.height(), |x, y| image::Rgb(base.get_pixel(x, y).0.map(|v| v / 8)));
     let blurred = imageops::blur(&base, 6.0);
     for (image, reason) in [(tiny, "face_too_small"), (dark, "too_dark"), (blurred, "too_blurry")] {
@@ -94,7 +150,8 @@ fn truncated_or_non_image_bytes_get_a_clear_error() {
 /// points and the embeddings must agree closely.
 #[test]
 fn matches_the_python_reference_pipeline() {
-    let engine = common::engine();
+    let config = FaceConfig { embedding: EmbeddingConfig::everything(), ..FaceConfig::default() };
+    let engine = FaceEngine::new(common::face_models(), config);
     let text = std::fs::read_to_string(common::repo_root().join("fixtures/face_reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let images = reference["images"].as_object().unwrap();
@@ -125,10 +182,16 @@ fn matches_the_python_reference_pipeline() {
         let box_error =
             [b.x1 - rb[0], b.y1 - rb[1], b.x2 - rb[2], b.y2 - rb[3]].iter().map(|d| d.abs()).fold(0f32, f32::max);
         assert!(box_error < 0.1 * b.height(), "{name}: box off by {box_error:.1} px");
-        let raw: Vec<f32> =
-            expected["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-        let python = thirdfactor_engine::face::Embedding::from_raw(raw).unwrap();
-        let agreement = face.embedding.cosine(&python);
-        assert!(agreement > 0.97, "{name}: Rust and Python embeddings agree only to cosine {agreement:.4}");
+        for (key, model) in [
+            ("embedding", EmbeddingModel::FrFeature),
+            ("sface", EmbeddingModel::Sface),
+            ("dlib_resnet", EmbeddingModel::DlibResnet),
+        ] {
+            let raw: Vec<f32> = expected[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let python = thirdfactor_engine::face::Embedding::from_raw(raw).unwrap();
+            let rust = &face.parts.iter().find(|p| p.model == model).unwrap().plain;
+            let agreement = rust.cosine(&python);
+            assert!(agreement > 0.97, "{name} {key}: Rust and Python embeddings agree only to cosine {agreement:.4}");
+        }
     }
 }

@@ -4,6 +4,10 @@
 //! identity). Images where no face is found, or where the quality gate rejects the face, are
 //! failures to acquire: they are counted and listed, and the metrics are given both over every
 //! image with a face ("all faces") and over the gated images only ("quality-gated").
+//!
+//! Every embedding model runs on every face, with and without flip TTA, so one run also
+//! compares single models and fusions (`fusion_comparison`) and the `face_too_small` gate at
+//! several eye distances (`eye_distance_sweep`); the detailed sections use `--embedding`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,15 +15,21 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rayon::prelude::*;
 use serde::Serialize;
-use thirdfactor_engine::face::{Embedding, FaceEngine};
+use thirdfactor_engine::face::fusion::{self, EmbeddingConfig, EmbeddingModel, Member};
+use thirdfactor_engine::face::{Embedding, FaceEngine, PartEmbedding};
 use thirdfactor_engine::imaging::IntakeLimits;
 
 use super::report::{self, Axes, Series};
 
 /// FMR targets the report gives FNMR at.
 pub const FMR_TARGETS: [f64; 3] = [0.01, 0.001, 0.0001];
-/// Thresholds of the fixed-threshold table.
-const TABLE_THRESHOLDS: [f32; 9] = [0.20, 0.25, 0.30, 0.32, 0.34, 0.36, 0.38, 0.40, 0.45];
+/// Thresholds of the fixed-threshold table: 0.20 to 0.80 in steps of 0.025 (fused scores sit
+/// higher than single-model cosines: dlib's impostors average about 0.85 alone).
+fn table_thresholds() -> Vec<f32> {
+    (0..=24).map(|i| 0.20 + 0.025 * i as f32).collect()
+}
+/// Minimum eye distances (px) the `face_too_small` sweep tries.
+const EYE_DISTANCE_SWEEP: [f32; 6] = [0.0, 10.0, 12.0, 16.0, 20.0, 24.0];
 
 #[derive(Debug, Clone)]
 pub struct FacesArgs {
@@ -28,6 +38,8 @@ pub struct FacesArgs {
     pub out: PathBuf,
     /// Files (as written in the labels CSV) to leave out entirely.
     pub exclude: Vec<String>,
+    /// The embedding (single model or fusion) the detailed sections score.
+    pub embedding: EmbeddingConfig,
 }
 
 /// One labelled image and what the engine made of it.
@@ -38,6 +50,11 @@ pub struct ImageResult {
     pub faces_found: usize,
     pub reasons: Vec<&'static str>,
     pub error: Option<String>,
+    pub eye_distance_px: Option<f32>,
+    /// Every model's embeddings of the chosen face.
+    #[serde(skip)]
+    pub parts: Option<Vec<PartEmbedding>>,
+    /// The fused embedding under `FacesArgs::embedding`.
     #[serde(skip)]
     pub embedding: Option<Embedding>,
 }
@@ -45,6 +62,13 @@ pub struct ImageResult {
 impl ImageResult {
     fn gated_ok(&self) -> bool {
         self.embedding.is_some() && self.reasons.is_empty()
+    }
+
+    /// Passes the gate when `face_too_small` is judged at `min_eye_px` instead of the default.
+    fn gated_ok_at(&self, min_eye_px: f32) -> bool {
+        self.embedding.is_some()
+            && self.reasons.iter().all(|r| *r == "face_too_small")
+            && self.eye_distance_px.is_some_and(|d| d >= min_eye_px)
     }
 }
 
@@ -99,12 +123,57 @@ pub struct FacesReport {
     pub labels: String,
     pub images_listed: usize,
     pub excluded: Vec<String>,
+    /// `--embedding` in its own syntax, and with the weights' versions.
+    pub embedding: String,
     pub embedding_model: String,
-    pub flip_embedding: bool,
     pub failures_to_acquire: FtaSummary,
     pub all_faces: Metrics,
     pub quality_gated: Metrics,
+    pub fusion_comparison: Vec<ComparisonRow>,
+    pub eye_distance_sweep: Vec<SweepRow>,
     pub per_image: Vec<ImageResult>,
+}
+
+/// One scorer (single model or fusion) over both image sets.
+#[derive(Debug, Serialize)]
+pub struct ComparisonRow {
+    pub embedding: String,
+    pub all_faces: Summary,
+    pub quality_gated: Summary,
+}
+
+/// The headline numbers of a [`Metrics`].
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub eer: f64,
+    pub fnmr_at_fmr_1: f64,
+    pub fnmr_at_fmr_01: f64,
+    pub threshold_at_fmr_01: f32,
+    pub false_matches_at_fmr_01: usize,
+}
+
+impl Summary {
+    fn of(m: &Metrics) -> Summary {
+        let at = |i: usize| m.operating_points.get(i);
+        Summary {
+            eer: m.eer,
+            fnmr_at_fmr_1: at(0).map_or(f64::NAN, |p| p.fnmr),
+            fnmr_at_fmr_01: at(1).map_or(f64::NAN, |p| p.fnmr),
+            threshold_at_fmr_01: at(1).map_or(f32::NAN, |p| p.threshold),
+            false_matches_at_fmr_01: at(1).map_or(0, |p| p.false_matches),
+        }
+    }
+}
+
+/// The gate with `face_too_small` at another eye distance (every other reason as configured).
+#[derive(Debug, Serialize)]
+pub struct SweepRow {
+    pub min_eye_distance_px: f32,
+    pub images: usize,
+    pub fta_rate: f64,
+    pub genuine_pairs: usize,
+    pub impostor_pairs: usize,
+    pub summary: Summary,
 }
 
 #[derive(Debug, Serialize)]
@@ -140,6 +209,8 @@ fn analyse_one(engine: &FaceEngine, images: &Path, file: &str, identity: &str) -
         faces_found: 0,
         reasons: Vec::new(),
         error: None,
+        eye_distance_px: None,
+        parts: None,
         embedding: None,
     };
     let bytes = match std::fs::read(images.join(file)) {
@@ -153,7 +224,10 @@ fn analyse_one(engine: &FaceEngine, images: &Path, file: &str, identity: &str) -
         Ok(analysis) => {
             result.faces_found = analysis.detections.len();
             result.reasons = analysis.reason_codes();
-            result.embedding = analysis.face.map(|f| f.embedding);
+            if let Some(face) = analysis.face {
+                result.eye_distance_px = Some(face.measures.eye_distance_px);
+                result.parts = Some(face.parts);
+            }
         }
         Err(e) => result.error = Some(e.to_string()),
     }
@@ -175,21 +249,150 @@ pub fn run(engine: &FaceEngine, args: &FacesArgs) -> anyhow::Result<FacesReport>
         })
         .collect();
     bar.finish();
+    let fusion_comparison = compare_fusions(&results);
+    let mut results = results;
+    set_embeddings(&mut results, &args.embedding);
     let all: Vec<&ImageResult> = results.iter().filter(|r| r.embedding.is_some()).collect();
     let gated: Vec<&ImageResult> = results.iter().filter(|r| r.gated_ok()).collect();
     let report = FacesReport {
         labels: args.labels.display().to_string(),
         images_listed: listed,
         excluded: args.exclude.clone(),
-        embedding_model: engine.embedding_version(),
-        flip_embedding: engine.config().flip_embedding,
+        embedding: args.embedding.label(),
+        embedding_model: engine.embedding_version_for(&args.embedding),
         failures_to_acquire: fta_summary(&results),
         all_faces: metrics(&all),
         quality_gated: metrics(&gated),
+        fusion_comparison,
+        eye_distance_sweep: eye_distance_sweep(&results),
         per_image: results,
     };
     write_outputs(&args.out, &report)?;
     Ok(report)
+}
+
+/// Fuses every image's parts under `config` into `embedding`.
+fn set_embeddings(results: &mut [ImageResult], config: &EmbeddingConfig) {
+    for r in results {
+        r.embedding = r.parts.as_ref().and_then(|parts| fusion::fuse(parts, config));
+    }
+}
+
+/// The scorers the comparison table lists: each model alone, with and without flip, the
+/// pairs and the triple with equal weights, and the z-normalised fusions.
+fn candidate_fusions(results: &[ImageResult]) -> Vec<EmbeddingConfig> {
+    let parse = |s: &str| EmbeddingConfig::parse(s).expect("built-in fusion spec");
+    let mut list: Vec<EmbeddingConfig> = [
+        "fr_feature",
+        "fr_feature:flip",
+        "sface",
+        "sface:flip",
+        "dlib_resnet",
+        "dlib_resnet:flip",
+        "fr_feature+dlib_resnet",
+        "fr_feature+dlib_resnet:flip",
+        "fr_feature+sface",
+        "sface+dlib_resnet",
+        "sface+dlib_resnet:flip",
+        "sface:flip+dlib_resnet:flip",
+        "fr_feature+sface+dlib_resnet",
+        "fr_feature+sface+dlib_resnet:flip",
+        "fr_feature:flip+sface:flip+dlib_resnet:flip",
+        // Weight sensitivity around the z-normalised weights (dlib ≈ 2.75 × SFace).
+        "sface+dlib_resnet:flip*2",
+        "sface+dlib_resnet:flip*2.75",
+        "sface+dlib_resnet:flip*3.5",
+        "sface:flip+dlib_resnet:flip*2.75",
+    ]
+    .into_iter()
+    .map(parse)
+    .collect();
+    for base in ["sface+dlib_resnet:flip", "sface:flip+dlib_resnet:flip", "fr_feature+sface+dlib_resnet:flip"] {
+        list.push(z_normalised(&parse(base), results));
+    }
+    list
+}
+
+/// `config` with weights 1/σ of each member's impostor scores (over all faces): the weighted
+/// mean is then the mean of z-normalised scores up to an affine map.
+fn z_normalised(config: &EmbeddingConfig, results: &[ImageResult]) -> EmbeddingConfig {
+    let mut out = *config;
+    for (model, member) in config.members() {
+        let mut single = EmbeddingConfig { fr_feature: None, sface: None, dlib_resnet: None };
+        single.set(model, Some(Member { weight: 1.0, ..member }));
+        let impostor = impostor_scores(results, &single);
+        let n = impostor.len().max(1) as f64;
+        let mean = impostor.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let sd = (impostor.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        // Rounded so the label stays readable and reusable with --embedding.
+        let weight = ((0.1 / sd.max(1e-3)) * 100.0).round() / 100.0;
+        out.set(model, Some(Member { weight: weight as f32, ..member }));
+    }
+    out
+}
+
+/// Impostor scores over every image with a face under `config`.
+fn impostor_scores(results: &[ImageResult], config: &EmbeddingConfig) -> Vec<f32> {
+    let fused: Vec<(&str, Embedding)> =
+        results.iter().filter_map(|r| Some((r.identity.as_str(), fusion::fuse(r.parts.as_ref()?, config)?))).collect();
+    let mut impostor = Vec::new();
+    for (i, (id_a, a)) in fused.iter().enumerate() {
+        impostor.extend(fused[i + 1..].iter().filter(|(id_b, _)| id_b != id_a).map(|(_, b)| a.cosine(b)));
+    }
+    impostor
+}
+
+fn compare_fusions(results: &[ImageResult]) -> Vec<ComparisonRow> {
+    let mut scratch: Vec<ImageResult> = results
+        .iter()
+        .map(|r| ImageResult {
+            file: r.file.clone(),
+            identity: r.identity.clone(),
+            faces_found: r.faces_found,
+            reasons: r.reasons.clone(),
+            error: r.error.clone(),
+            eye_distance_px: r.eye_distance_px,
+            parts: r.parts.clone(),
+            embedding: None,
+        })
+        .collect();
+    let present: Vec<EmbeddingModel> = EmbeddingModel::ALL
+        .into_iter()
+        .filter(|m| results.iter().filter_map(|r| r.parts.as_ref()).flatten().any(|p| p.model == *m))
+        .collect();
+    candidate_fusions(results)
+        .into_iter()
+        .filter(|c| c.members().iter().all(|(m, _)| present.contains(m)))
+        .map(|config| {
+            set_embeddings(&mut scratch, &config);
+            let all: Vec<&ImageResult> = scratch.iter().filter(|r| r.embedding.is_some()).collect();
+            let gated: Vec<&ImageResult> = scratch.iter().filter(|r| r.gated_ok()).collect();
+            ComparisonRow {
+                embedding: config.label(),
+                all_faces: Summary::of(&metrics(&all)),
+                quality_gated: Summary::of(&metrics(&gated)),
+            }
+        })
+        .collect()
+}
+
+fn eye_distance_sweep(results: &[ImageResult]) -> Vec<SweepRow> {
+    let n = results.len().max(1) as f64;
+    EYE_DISTANCE_SWEEP
+        .iter()
+        .map(|&min| {
+            let kept: Vec<&ImageResult> = results.iter().filter(|r| r.gated_ok_at(min)).collect();
+            let m = metrics(&kept);
+            SweepRow {
+                min_eye_distance_px: min,
+                images: kept.len(),
+                fta_rate: 1.0 - kept.len() as f64 / n,
+                genuine_pairs: m.genuine_pairs,
+                impostor_pairs: m.impostor_pairs,
+                summary: Summary::of(&m),
+            }
+        })
+        .collect()
 }
 
 fn fta_summary(results: &[ImageResult]) -> FtaSummary {
@@ -240,7 +443,7 @@ fn metrics(images: &[&ImageResult]) -> Metrics {
         eer,
         eer_threshold,
         operating_points: FMR_TARGETS.iter().map(|&t| operating_point(&genuine, &impostor, t)).collect(),
-        thresholds: TABLE_THRESHOLDS.iter().map(|&t| threshold_row(&genuine, &impostor, t)).collect(),
+        thresholds: table_thresholds().into_iter().map(|t| threshold_row(&genuine, &impostor, t)).collect(),
         genuine_mean: mean(&genuine),
         impostor_mean: mean(&impostor),
         impostor_max: impostor.iter().copied().fold(f32::NEG_INFINITY, f32::max),
@@ -408,17 +611,62 @@ fn metrics_markdown(name: &str, m: &Metrics) -> String {
     s + "\n"
 }
 
+fn summary_cells(m: &Summary) -> String {
+    format!(
+        "{} | {} | {} ({}) | {:.3}",
+        pct(m.eer),
+        pct(m.fnmr_at_fmr_1),
+        pct(m.fnmr_at_fmr_01),
+        m.false_matches_at_fmr_01,
+        m.threshold_at_fmr_01
+    )
+}
+
+fn comparison_markdown(r: &FacesReport) -> String {
+    let mut s = String::from(
+        "## Single models and fusions\n\nScore = weighted mean of the members' cosines (`model:flip` = crop + mirror \
+         image, `*w` = weight). Same images and pairs as above.\n\n\
+         | embedding | EER all | FNMR@1 % all | FNMR@0.1 % all (false matches) | thr@0.1 % all \
+         | EER gated | FNMR@1 % gated | FNMR@0.1 % gated (false matches) | thr@0.1 % gated |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for row in &r.fusion_comparison {
+        s += &format!(
+            "| `{}` | {} | {} |\n",
+            row.embedding,
+            summary_cells(&row.all_faces),
+            summary_cells(&row.quality_gated)
+        );
+    }
+    s += "\n## `face_too_small` at other eye distances\n\nEvery other gate reason as configured; \
+          scored with the embedding above.\n\n\
+          | min eye distance (px) | images | FTA | genuine / impostor pairs | EER | FNMR@1 % | FNMR@0.1 % (false matches) | thr@0.1 % |\n\
+          |---|---|---|---|---|---|---|---|\n";
+    for row in &r.eye_distance_sweep {
+        s += &format!(
+            "| {} | {} | {} | {} / {} | {} |\n",
+            row.min_eye_distance_px,
+            row.images,
+            pct(row.fta_rate),
+            row.genuine_pairs,
+            row.impostor_pairs,
+            summary_cells(&row.summary)
+        );
+    }
+    s + "\n"
+}
+
 fn markdown(r: &FacesReport) -> String {
     let fta = &r.failures_to_acquire;
     let mut s = format!(
-        "# Face verification evaluation\n\nLabels: `{}` ({} images listed, {} excluded). Embedding: `{}`, flip TTA: {}.\n\n\
+        "# Face verification evaluation\n\nLabels: `{}` ({} images listed, {} excluded). Embedding: `{}` (`{}`).\n\n\
          ## Failures to acquire\n\n- no face found or unreadable: **{}**\n- face found but rejected by the quality gate: **{}**\n\
          - FTA rate: {} (all faces), {} (quality-gated)\n\n| reason | images |\n|---|---|\n",
         r.labels,
         r.images_listed,
         r.excluded.len(),
+        r.embedding,
         r.embedding_model,
-        r.flip_embedding,
         fta.no_face_or_error,
         fta.gate_rejected,
         pct(fta.rate_all_faces),
@@ -430,6 +678,7 @@ fn markdown(r: &FacesReport) -> String {
     s += "\n";
     s += &metrics_markdown("All images with a face (no quality gate)", &r.all_faces);
     s += &metrics_markdown("Quality-gated images", &r.quality_gated);
+    s += &comparison_markdown(r);
     s += "## Rejected or failed images\n\n| file | identity | faces | reasons / error |\n|---|---|---|---|\n";
     for i in r.per_image.iter().filter(|i| !i.gated_ok()) {
         let why = i.error.clone().unwrap_or_else(|| i.reasons.join(", "));

@@ -58,6 +58,43 @@ pub fn align_to(image: &RgbImage, points: &FivePoints, template: &[Point; 5], si
     Some((warp(image, &to_image, size, size), to_crop))
 }
 
+/// Like [`align_to`], but a face more than twice the crop's size is first shrunk with an
+/// antialiasing resize (as OpenCV's INTER_AREA would), so the bilinear warp does not alias
+/// (dlib's chip extraction does the same with its pyramid).
+pub fn align_to_antialiased(
+    image: &RgbImage,
+    points: &FivePoints,
+    template: &[Point; 5],
+    size: u32,
+) -> Option<RgbImage> {
+    let to_crop = similarity_transform(&points.0, template)?;
+    let scale = to_crop.scale();
+    if scale >= 0.5 {
+        return align_to(image, points, template, size).map(|(crop, _)| crop);
+    }
+    let to_image = to_crop.inverse()?;
+    let corners = [(0.0, 0.0), (size as f32, 0.0), (0.0, size as f32), (size as f32, size as f32)]
+        .map(|(x, y)| to_image.apply(Point::new(x, y)));
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    let x0 = corners.iter().map(|p| p.x).fold(f32::INFINITY, f32::min).floor().clamp(0.0, w - 1.0) as u32;
+    let y0 = corners.iter().map(|p| p.y).fold(f32::INFINITY, f32::min).floor().clamp(0.0, h - 1.0) as u32;
+    let x1 = corners.iter().map(|p| p.x).fold(f32::NEG_INFINITY, f32::max).ceil().clamp(1.0, w) as u32;
+    let y1 = corners.iter().map(|p| p.y).fold(f32::NEG_INFINITY, f32::max).ceil().clamp(1.0, h) as u32;
+    if x1 <= x0 + 1 || y1 <= y0 + 1 {
+        return align_to(image, points, template, size).map(|(crop, _)| crop);
+    }
+    let region = image::imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image();
+    let (sw, sh) =
+        (((x1 - x0) as f32 * scale).round().max(1.0) as u32, ((y1 - y0) as f32 * scale).round().max(1.0) as u32);
+    let small = crate::imaging::resize(&region, sw, sh);
+    let (fx, fy) = (sw as f32 / (x1 - x0) as f32, sh as f32 / (y1 - y0) as f32);
+    // Pixel centres map onto pixel centres: u + ½ = (x − x0 + ½)·f.
+    let moved = FivePoints(
+        points.0.map(|p| Point::new((p.x - x0 as f32 + 0.5) * fx - 0.5, (p.y - y0 as f32 + 0.5) * fy - 0.5)),
+    );
+    align_to(&small, &moved, template, size).map(|(crop, _)| crop)
+}
+
 /// The 112×112 ArcFace-aligned crop the embedding model takes.
 pub fn align_arcface(image: &RgbImage, points: &FivePoints) -> Option<(RgbImage, Affine)> {
     align_to(image, points, &ARCFACE_112, ARCFACE_SIZE)

@@ -29,8 +29,11 @@ impl Default for MatchPolicy {
     }
 }
 
-/// The cosine at which the evaluation set's FMR fell to ≤ 0.1 % (see docs/face-engine.md).
-pub const DEFAULT_THRESHOLD: f32 = 0.38;
+/// The fused score (SFace + dlib ResNet, the default embedding) at which the evaluation set's
+/// FMR fell to ≤ 0.1 %: 0.764 over every image with a face (14/14437 impostor pairs above),
+/// 0.767 over the quality-gated ones (8/8674); see docs/face-engine.md. A different
+/// `EmbeddingConfig` needs its own threshold (`thirdfactor eval faces` lists them).
+pub const DEFAULT_THRESHOLD: f32 = 0.77;
 
 /// The outcome of one comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

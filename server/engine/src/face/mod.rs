@@ -11,6 +11,7 @@ pub mod crop;
 pub mod detect;
 pub mod embed;
 pub mod eyes;
+pub mod fusion;
 pub mod geometry;
 pub mod landmarks;
 pub mod matching;
@@ -26,6 +27,7 @@ use serde::Serialize;
 
 pub use detect::{Detection, DetectorParams};
 pub use embed::Embedding;
+pub use fusion::{EmbeddingConfig, EmbeddingModel, Member, PartEmbedding};
 pub use geometry::{FaceBox, Point};
 pub use landmarks::{FivePoints, Landmarks68};
 pub use matching::{MatchDecision, MatchKind, MatchPolicy};
@@ -52,8 +54,8 @@ pub struct FaceConfig {
     pub detector: DetectorParams,
     pub quality: QualityThresholds,
     pub matching: MatchPolicy,
-    /// Embed the crop and its mirror image and add them (test-time augmentation).
-    pub flip_embedding: bool,
+    /// Which embedding models make the template, with their flip TTA and weights.
+    pub embedding: EmbeddingConfig,
     /// Larger images are scaled down to this longer side before anything else: the detector
     /// sees 320×240 anyway, and a 112-pixel crop needs no more.
     pub max_analysis_side: u32,
@@ -65,7 +67,7 @@ impl Default for FaceConfig {
             detector: DetectorParams::default(),
             quality: QualityThresholds::default(),
             matching: MatchPolicy::default(),
-            flip_embedding: false,
+            embedding: EmbeddingConfig::default(),
             max_analysis_side: 1280,
         }
     }
@@ -78,9 +80,12 @@ pub struct AnalyzedFace {
     pub landmarks: Landmarks68,
     pub five_points: FivePoints,
     pub measures: QualityMeasures,
-    /// The 112×112 ArcFace-aligned crop the embedding was computed from (for debugging).
+    /// The 112×112 ArcFace-aligned crop (quality measures, `fr_feature` and `sface` input).
     pub aligned: RgbImage,
+    /// The template: the configured models' embeddings fused (see [`fusion`]).
     pub embedding: Embedding,
+    /// Each configured model's own embeddings (what `embedding` was fused from).
+    pub parts: Vec<PartEmbedding>,
 }
 
 /// The result of analysing one image.
@@ -135,8 +140,26 @@ impl FaceEngine {
     }
 
     /// Version string of the embedding weights, stored next to every template.
+    /// For a fusion: every member's weights and the fusion itself, e.g.
+    /// `sface@11e58b3f3806+dlib_resnet@45f9f54a002c:flip`.
     pub fn embedding_version(&self) -> String {
-        self.models.version_of(embed::MODEL).unwrap_or_else(|| embed::MODEL.to_string())
+        self.embedding_version_for(&self.config.embedding)
+    }
+
+    /// [`Self::embedding_version`] of another embedding configuration.
+    pub fn embedding_version_for(&self, config: &EmbeddingConfig) -> String {
+        let members: Vec<String> = config
+            .members()
+            .into_iter()
+            .map(|(model, member)| {
+                let name = model.model_name();
+                let version = self.models.version_of(name).unwrap_or_else(|| name.to_string());
+                let flip = if member.flip { ":flip" } else { "" };
+                let weight = if member.weight == 1.0 { String::new() } else { format!("*{}", member.weight) };
+                format!("{version}{flip}{weight}")
+            })
+            .collect();
+        members.join("+")
     }
 
     /// Decodes an upload (JPEG/PNG/WebP within `limits`) and analyses it.
@@ -195,7 +218,9 @@ impl FaceEngine {
         let landmarks = landmarks::detect_landmarks(&self.models, work, detection)?;
         let five_points = landmarks.five_points();
         let (aligned, _) = align::align_arcface(work, &five_points).ok_or(FaceError::Alignment)?;
-        let embedding = embed::embed(&self.models, &aligned, self.config.flip_embedding)?;
+        let parts = fusion::embed_parts(&self.models, work, &five_points, Some(&aligned), &self.config.embedding)?
+            .ok_or(FaceError::Alignment)?;
+        let embedding = fusion::fuse(&parts, &self.config.embedding).ok_or(FaceError::Alignment)?;
         let eyes = eyes::eye_state(&self.models, work, &landmarks)?;
         let (brightness, clipped_fraction, sharpness) = quality::photometric_measures(&aligned);
         let measures = QualityMeasures {
@@ -213,6 +238,7 @@ impl FaceEngine {
             measures,
             aligned,
             embedding,
+            parts,
         })
     }
 
@@ -225,6 +251,12 @@ impl FaceEngine {
     pub fn verify(&self, probe: &Embedding, reference: &Embedding, kind: MatchKind) -> MatchDecision {
         self.config.matching.decide(kind, probe.cosine(reference))
     }
+}
+
+/// Whether manifest model `name` is one the face (and liveness) engine runs: the `fr_*` models
+/// and the fusion's embedding models. Lets tools load only these.
+pub fn is_face_model(name: &str) -> bool {
+    name.starts_with("fr_") || EmbeddingModel::parse(name).is_some()
 }
 
 /// The image itself when small enough, else a downscaled copy.

@@ -16,11 +16,12 @@ use super::passive;
 use super::pose::{self, Pose, PoseSource};
 use crate::face::crop::luma;
 use crate::face::detect::{self, Detection, DetectorParams};
-use crate::face::embed::{self, Embedding};
+use crate::face::embed::Embedding;
 use crate::face::eyes::{self, EyeState};
+use crate::face::fusion::{self, EmbeddingConfig};
 use crate::face::geometry::FaceBox;
 use crate::face::landmarks::{self, Landmarks68};
-use crate::face::{align, quality};
+use crate::face::quality;
 use crate::imaging::{self, IntakeLimits};
 use crate::models::{ModelError, ModelSet};
 
@@ -41,6 +42,8 @@ pub struct FrameSettings {
     pub pose_source: PoseSource,
     /// Also run `fr_pose` on every frame (for comparison).
     pub model_pose: bool,
+    /// The face engine's embedding, so frames compare with the selfie's template.
+    pub embedding: EmbeddingConfig,
 }
 
 /// Which frames the second pass picks: at most `count`, the most frontal one in each of
@@ -100,10 +103,16 @@ pub fn analyze_frames(models: &ModelSet, frames: &[Frame], settings: &FrameSetti
 
 /// Second pass: embeddings on `embed`, passive scores on `passive` (frame indices), in
 /// parallel; then drops the decoded pictures.
-pub fn complete_frames(models: &ModelSet, frames: &mut [AnalyzedFrame], embed: &[usize], passive: &[usize]) {
+pub fn complete_frames(
+    models: &ModelSet,
+    frames: &mut [AnalyzedFrame],
+    embedding: &EmbeddingConfig,
+    embed: &[usize],
+    passive: &[usize],
+) {
     frames.par_iter_mut().enumerate().for_each(|(i, f)| {
         let started = Instant::now();
-        if let Err(e) = second_pass(models, f, embed.contains(&i), passive.contains(&i)) {
+        if let Err(e) = second_pass(models, f, embedding, embed.contains(&i), passive.contains(&i)) {
             f.report.error = Some(e.to_string());
         }
         f.report.analysis_ms += started.elapsed().as_secs_f32() * 1000.0;
@@ -111,13 +120,20 @@ pub fn complete_frames(models: &ModelSet, frames: &mut [AnalyzedFrame], embed: &
     });
 }
 
-fn second_pass(models: &ModelSet, f: &mut AnalyzedFrame, embed: bool, passive: bool) -> Result<(), ModelError> {
+fn second_pass(
+    models: &ModelSet,
+    f: &mut AnalyzedFrame,
+    embedding: &EmbeddingConfig,
+    embed: bool,
+    passive: bool,
+) -> Result<(), ModelError> {
     let (Some(image), Some(landmarks), Some(square)) = (&f.image, &f.landmarks, f.square) else { return Ok(()) };
     if passive {
         f.report.passive_live = Some(passive::live_probability(models, image, &square)?);
     }
-    if embed && let Some((aligned, _)) = align::align_arcface(image, &landmarks.five_points()) {
-        f.embedding = Some(embed::embed(models, &aligned, false)?);
+    if embed {
+        // The face engine's own embedding, so frames compare with the selfie's template.
+        f.embedding = fusion::embed_face(models, image, &landmarks.five_points(), embedding)?;
     }
     Ok(())
 }

@@ -245,12 +245,13 @@ impl LivenessEngine {
             limits: IntakeLimits { max_bytes: 4 * 1024 * 1024, max_side: 4_096, max_pixels: 8_000_000 },
             pose_source: c.challenge.pose_source,
             model_pose: c.compare_pose_model,
+            embedding: self.face.embedding,
         };
         let mut analyzed = frames::analyze_frames(&self.models, frames, &settings);
         let pick = |count| FrontalPick { count, max_yaw: c.frontal_max_yaw, max_pitch: c.frontal_max_pitch };
         let embed = frames::pick_frontal(&analyzed, pick(c.identity_frames));
         let passive = frames::pick_frontal(&analyzed, pick(c.passive_frames));
-        frames::complete_frames(&self.models, &mut analyzed, &embed, &passive);
+        frames::complete_frames(&self.models, &mut analyzed, &settings.embedding, &embed, &passive);
         analyzed
     }
 
