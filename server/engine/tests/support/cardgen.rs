@@ -51,6 +51,8 @@ pub struct CardFields {
     pub date_of_expiry: (u32, u32, u32),
     /// The portrait, a photo under `fixtures/fetched/`.
     pub portrait: String,
+    /// The part of that photo to print (x, y, width, height in pixels), or all of it.
+    pub portrait_crop: Option<(u32, u32, u32, u32)>,
 }
 
 impl CardFields {
@@ -66,6 +68,7 @@ impl CardFields {
             document_number: "D23145890".into(),
             date_of_expiry: (2012, 4, 15),
             portrait: "obama.jpg".into(),
+            portrait_crop: None,
         }
     }
 
@@ -166,6 +169,10 @@ pub fn render_card_with(fields: &CardFields) -> RgbImage {
     draw_text_mut(&mut card, Rgb([255, 255, 255]), 330, 22, 46.0, &bold, "IDENTITY CARD");
     let portrait = image::open(repo_root().join("fixtures/fetched").join(&fields.portrait))
         .expect("scripts/setup fetched the fixtures");
+    let portrait = match fields.portrait_crop {
+        Some((x, y, w, h)) => portrait.crop_imm(x, y, w, h),
+        None => portrait,
+    };
     let portrait = image::imageops::resize(&portrait.to_rgb8(), 300, 400, image::imageops::FilterType::Triangle);
     image::imageops::overlay(&mut card, &portrait, 45, 115);
     let label = Rgb([70, 80, 100]);
