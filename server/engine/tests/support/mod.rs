@@ -1,1 +1,2 @@
 pub mod cardgen;
+pub mod headturn;
