@@ -33,7 +33,26 @@ pub struct Settings {
     pub capture: CaptureSettings,
     pub webhooks: WebhookSettings,
     pub templates: TemplateSettings,
+    pub liveness: LivenessSettings,
     pub log: LogSettings,
+}
+
+/// The liveness challenge the server issues (see `thirdfactor_engine::liveness::challenge`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSettings {
+    /// Actions a challenge may ask for.
+    pub actions: Vec<thirdfactor_engine::liveness::Action>,
+    pub min_actions: usize,
+    pub max_actions: usize,
+    /// Time the page has to capture the answer, from issue.
+    pub window_ms: i64,
+    /// Always ask at least one head turn (the 3-D test needs yaw parallax).
+    pub require_turn: bool,
+    /// TEST ONLY: draws every challenge's actions from this seed, so browser tests know the
+    /// order in advance. The nonce stays random. Absent by default; a loud warning at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge_seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,6 +163,25 @@ pub struct LogSettings {
     pub level: String,
 }
 
+impl LivenessSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(format!("liveness.{m}")));
+        if self.actions.is_empty() {
+            return invalid("actions must name at least one action");
+        }
+        if self.min_actions == 0 || self.min_actions > self.max_actions {
+            return invalid("min_actions must be between 1 and max_actions");
+        }
+        if self.max_actions > 6 {
+            return invalid("max_actions above 6 cannot be done in a capture window");
+        }
+        if !(1_000..=60_000).contains(&self.window_ms) {
+            return invalid("window_ms must be between 1000 and 60000");
+        }
+        Ok(())
+    }
+}
+
 impl Settings {
     /// Defaults, then `file` (or `thirdfactor.toml` if present), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -181,6 +219,7 @@ impl Settings {
         if self.sessions.ttl_secs == 0 {
             return Err(ConfigError::Invalid("sessions.ttl_secs must be positive".into()));
         }
+        self.liveness.validate()?;
         if !self.server.public_url.is_empty() {
             url::Url::parse(&self.server.public_url)
                 .map_err(|e| ConfigError::Invalid(format!("server.public_url: {e}")))?;
@@ -208,6 +247,17 @@ impl Settings {
         }
     }
 
+    pub fn challenge_config(&self) -> thirdfactor_engine::liveness::ChallengeConfig {
+        let l = &self.liveness;
+        thirdfactor_engine::liveness::ChallengeConfig {
+            actions: l.actions.clone(),
+            min_actions: l.min_actions,
+            max_actions: l.max_actions,
+            window_ms: l.window_ms,
+            require_turn: l.require_turn,
+        }
+    }
+
     pub fn model_config(&self) -> thirdfactor_engine::models::ModelConfig {
         thirdfactor_engine::models::ModelConfig {
             models_dir: self.models.dir.clone(),
@@ -229,6 +279,27 @@ mod tests {
         assert_eq!(s.server.tls, TlsMode::SelfSigned);
         assert_eq!(s.sessions.ttl_secs, 900);
         assert!(s.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn the_challenge_seed_is_absent_by_default_and_read_when_set() {
+        assert_eq!(Settings::defaults().liveness.challenge_seed, None);
+        let text = DEFAULTS_TOML.replace("# challenge_seed = 42", "challenge_seed = 42");
+        let s: Settings = toml::from_str(&text).unwrap();
+        assert_eq!(s.liveness.challenge_seed, Some(42));
+    }
+
+    #[test]
+    fn bad_liveness_settings_are_refused() {
+        let mut s = Settings::defaults();
+        s.liveness.min_actions = 4;
+        assert!(s.validate().is_err(), "min above max");
+        let mut s = Settings::defaults();
+        s.liveness.actions.clear();
+        assert!(s.validate().is_err(), "no actions");
+        let mut s = Settings::defaults();
+        s.liveness.window_ms = 10;
+        assert!(s.validate().is_err(), "window too short");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::api::error::{ApiError, api_not_found, json_error};
+use crate::capture::challenge::ChallengeIssuer;
 use crate::config::{Settings, TlsMode};
 use crate::sessions::{SessionPolicy, Sessions};
 use crate::store::{Store, StoreError};
@@ -54,6 +55,7 @@ pub struct AppState {
     pub face: FaceEngine,
     pub document: DocumentEngine,
     pub liveness: LivenessEngine,
+    pub challenges: ChallengeIssuer,
     /// Bounds concurrent CPU-heavy analyses (back-pressure instead of unbounded queueing).
     pub analysis_slots: Arc<tokio::sync::Semaphore>,
     /// Base of capture links, without a trailing slash.
@@ -102,6 +104,13 @@ impl Application {
         };
         let dispatcher = Dispatcher::new(store.clone(), settings.delivery_policy(), webhook_wake)
             .map_err(|e| StartupError::Http(e.to_string()))?;
+        let challenges = ChallengeIssuer::from_settings(&settings);
+        if challenges.is_seeded() {
+            tracing::warn!(
+                "TEST ONLY: liveness.challenge_seed is set, so every liveness challenge asks the same \
+                 actions. Never run a production server with it."
+            );
+        }
         let state = web::Data::new(AppState {
             store: store.clone(),
             sessions: sessions.clone(),
@@ -111,6 +120,7 @@ impl Application {
             face: FaceEngine::new(models.clone(), FaceConfig::default()),
             document,
             liveness: LivenessEngine::new(models.clone(), FaceConfig::default(), LivenessConfig::default()),
+            challenges,
             analysis_slots: Arc::new(tokio::sync::Semaphore::new(settings.capture.max_concurrent_analyses.max(1))),
             public_url: public_url.clone(),
         });

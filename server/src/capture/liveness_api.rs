@@ -5,7 +5,7 @@ use actix_multipart::Multipart;
 use actix_web::{HttpResponse, post, web};
 use serde::Serialize;
 use thirdfactor_engine::face::Embedding;
-use thirdfactor_engine::liveness::{Action, Challenge, ChallengeConfig, Frame};
+use thirdfactor_engine::liveness::{Action, Challenge, Frame};
 
 use super::api::{analysis_slot, upload_limits_for_frames};
 use super::cookie::CaptureSession;
@@ -39,7 +39,9 @@ async fn issue_challenge(state: web::Data<AppState>, session: CaptureSession) ->
     let challenge = match current {
         Some(c) if !flow_state.challenge_answered && !c.is_expired(now, 0) => c,
         _ => {
-            let c = Challenge::random(&ChallengeConfig::default(), now, &mut rand::rng())
+            let c = state
+                .challenges
+                .issue(now)
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             flow_state.challenge = Some(serde_json::to_value(&c).map_err(|e| ApiError::Internal(e.to_string()))?);
             flow_state.challenge_answered = false;

@@ -3,6 +3,7 @@
 //! the page's API (`/api/capture/*`, in `api`).
 
 mod api;
+pub mod challenge;
 pub mod cookie;
 mod flow;
 mod intake;
