@@ -70,11 +70,9 @@ pub async fn run(launch: Launch) -> Report {
     .unwrap_or_else(|e| panic!("run node (scripts/setup installs the driver): {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: Value = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("driver printed no report (missing tests/e2e/node_modules? run scripts/setup)\n{stderr}"));
+    let report: Value = stdout.lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or_else(|| {
+        panic!("driver printed no report (missing tests/e2e/node_modules? run scripts/setup)\n{stderr}")
+    });
     assert!(report["failure"].is_null(), "browser run failed: {}\nreport: {report:#}", report["failure"]);
     let errors: Vec<&str> = report["errors"]
         .as_array()

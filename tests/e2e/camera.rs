@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use image::{RgbImage, imageops};
+use thirdfactor_engine::face::FaceEngine;
+use thirdfactor_engine::liveness::Action;
 
 use crate::cardgen::{self, CardFields};
+use crate::headturn;
 use crate::helpers::repo_root;
 
 /// A card lying on a desk, filling most of a 1280×960 (4:3) rear-camera picture with a
@@ -58,4 +61,32 @@ pub fn clip(frames: &[RgbImage], fps: u32, hold_first_secs: f64, out: &Path) -> 
     assert!(status.success(), "ffmpeg failed making {}", out.display());
     std::fs::remove_dir_all(&dir).ok();
     out.to_path_buf()
+}
+
+/// The page's timing of a challenge (web/app.js `performChallenge`): "get ready" for
+/// `PAGE_LEAD_MS`, then each action shown for `window · 0.8 / n` ms (at least 1.2 s).
+pub const PAGE_LEAD_MS: i64 = 600;
+
+pub fn page_ms_per_action(window_ms: i64, actions: usize) -> i64 {
+    (window_ms * 8 / 10 / actions.max(1) as i64).max(1200)
+}
+
+/// A live head performing `actions` (a depth-warped mesh of the fixture photo, so the 3-D
+/// test sees real parallax), timed to the page's prompts: neutral while the page asks for
+/// the challenge and says "get ready", then each movement about half a second after its
+/// prompt appears, peaking, and back to neutral before the next prompt.
+pub fn head_turn_clip(photo: &RgbImage, face: &FaceEngine, actions: &[Action], window_ms: i64, out: &Path) -> PathBuf {
+    let landmarks = headturn::landmarks_of(face, photo).expect("a face in the fixture photo");
+    let per_action = page_ms_per_action(window_ms, actions.len());
+    let mut script = headturn::Script::new(actions);
+    script.fps = 5.0;
+    script.move_ms = per_action / 5;
+    script.peak_ms = per_action * 3 / 10;
+    script.hold_ms = per_action - 2 * script.move_ms - script.peak_ms;
+    let frames = headturn::head_turn(photo, &landmarks, &script).expect("turns and look-ups can be rendered");
+    let images: Vec<RgbImage> = frames.into_iter().map(|f| f.image).collect();
+    // The script starts with `hold_ms` of neutral already; a little more covers the
+    // challenge request so the first movement follows the first prompt.
+    let lead_secs = (PAGE_LEAD_MS as f64 + 300.0 - script.hold_ms as f64).max(0.2) / 1000.0;
+    clip(&images, 5, lead_secs, out)
 }

@@ -12,19 +12,22 @@
 //! (`scripts/screenshots` refreshes `docs/screenshots/`).
 
 #[allow(dead_code)]
+#[path = "../../server/engine/tests/support/cardgen.rs"]
+mod cardgen;
+#[path = "../../server/engine/tests/support/headturn.rs"]
+mod headturn;
+#[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[allow(dead_code)]
 #[path = "../api/receiver.rs"]
 mod receiver;
-#[allow(dead_code)]
-#[path = "../../server/engine/tests/support/cardgen.rs"]
-mod cardgen;
 
 mod browser;
 mod camera;
 mod world;
 
+mod approvals;
 mod rejections;
 
 use cardgen::CardFields;
@@ -61,34 +64,4 @@ fn card_generator_computes_the_icao_specimen_mrz() {
     assert!(mrz.iter().all(|l| l.len() == 30), "{mrz:?}");
     assert!(mrz[2].starts_with("KOVACIC<<LUKA<DURO<"), "{mrz:?}");
     assert_eq!(cardgen::check_digit("117243580"), mrz[0].chars().nth(14).unwrap());
-}
-
-#[test]
-fn scratch_portrait_vs_selfie() {
-    use std::sync::Arc;
-    use thirdfactor_engine::document::DocumentEngine;
-    use thirdfactor_engine::face::{FaceConfig, FaceEngine, MatchKind};
-    let root = helpers::repo_root();
-    let config = thirdfactor_engine::models::ModelConfig {
-        models_dir: root.join("models/files"),
-        onnxruntime_path: root.join("models/files/libonnxruntime.so.1.31.1"),
-        intra_threads: 1,
-        verify_hashes: false,
-    };
-    let models = Arc::new(thirdfactor_engine::models::ModelSet::load(&config).unwrap());
-    let doc = DocumentEngine::new(models.clone()).unwrap();
-    let face = FaceEngine::new(models, FaceConfig::default());
-    cardgen::render_card_with(&valid_card()).save("/tmp/e2edebug/card.png").unwrap();
-    let photo = camera::card_photo(&valid_card());
-    let reading = doc.read_image(&photo).unwrap();
-    println!("reasons {:?} data {:?}", reading.reason_codes(), reading.data);
-    let crop = reading.portrait_crop().unwrap();
-    crop.save("/tmp/e2edebug/portrait.png").unwrap();
-    let p = face.analyze(&crop).unwrap();
-    let s = face.analyze(&camera::selfie_frame("obama2.jpg")).unwrap();
-    let direct = face.analyze(&image::open(root.join("fixtures/fetched/obama.jpg")).unwrap().to_rgb8()).unwrap();
-    let (pe, se, de) = (&p.face.as_ref().unwrap().embedding, &s.face.as_ref().unwrap().embedding, &direct.face.as_ref().unwrap().embedding);
-    println!("portrait {:?} x{} vs selfie {:?}", crop.dimensions(), p.detections.len(), face.verify(se, pe, MatchKind::SelfieVsPortrait));
-    println!("direct vs selfie {:?}", face.verify(se, de, MatchKind::SelfieVsPortrait));
-    println!("direct vs portrait {:?}", face.verify(pe, de, MatchKind::SelfieVsPortrait));
 }

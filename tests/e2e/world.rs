@@ -73,14 +73,11 @@ impl World {
 
 fn assert_signed(hook: &Received, secret: &str) {
     let header = hook.header("thirdfactor-signature").expect("signature header");
-    let (t, v1) = header
-        .split(',')
-        .filter_map(|p| p.split_once('='))
-        .fold((None, None), |(t, v), (k, val)| match k {
-            "t" => (val.parse::<i64>().ok(), v),
-            "v1" => (t, hex::decode(val).ok()),
-            _ => (t, v),
-        });
+    let (t, v1) = header.split(',').filter_map(|p| p.split_once('=')).fold((None, None), |(t, v), (k, val)| match k {
+        "t" => (val.parse::<i64>().ok(), v),
+        "v1" => (t, hex::decode(val).ok()),
+        _ => (t, v),
+    });
     let (t, v1) = (t.expect("t= in the signature"), v1.expect("v1= in the signature"));
     let now = thirdfactor::store::now_ms() / 1000;
     assert!((now - t).abs() < 300, "signature timestamp {t} is fresh (now {now})");
@@ -101,12 +98,7 @@ pub struct Capture {
 impl Capture {
     /// Launches a browser: the first opens the SMS link, later ones reload the page, which
     /// resumes at the session's current step.
-    pub async fn launch(
-        &self,
-        camera: Option<PathBuf>,
-        allow: &[&'static str],
-        actions: Vec<Value>,
-    ) -> Report {
+    pub async fn launch(&self, camera: Option<PathBuf>, allow: &[&'static str], actions: Vec<Value>) -> Report {
         let url = if self.state.is_file() { self.page.clone() } else { self.link.clone() };
         browser::run(Launch {
             url,

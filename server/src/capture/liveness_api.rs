@@ -39,10 +39,7 @@ async fn issue_challenge(state: web::Data<AppState>, session: CaptureSession) ->
     let challenge = match current {
         Some(c) if !flow_state.challenge_answered && !c.is_expired(now, 0) => c,
         _ => {
-            let c = state
-                .challenges
-                .issue(now)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let c = state.challenges.issue(now).map_err(|e| ApiError::Internal(e.to_string()))?;
             flow_state.challenge = Some(serde_json::to_value(&c).map_err(|e| ApiError::Internal(e.to_string()))?);
             flow_state.challenge_answered = false;
             flow::save_progress(&state, &record, Step::Liveness, &flow::attempts(&record), &flow_state).await?;
