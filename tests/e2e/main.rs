@@ -14,6 +14,7 @@
 #[allow(dead_code)]
 #[path = "../../server/engine/tests/support/cardgen.rs"]
 mod cardgen;
+#[allow(clippy::type_complexity)]
 #[path = "../../server/engine/tests/support/headturn.rs"]
 mod headturn;
 #[allow(dead_code)]
