@@ -55,7 +55,13 @@
       button.textContent = t(action.label);
       button.onclick = action.run;
     }
+    // While the session is open the user can still give up from here (camera refused, …).
+    $("message-cancel").hidden = !sessionOpen();
     show("view-message");
+  }
+
+  function sessionOpen() {
+    return !!state && (state.status === "created" || state.status === "in_progress");
   }
 
   function api(method, path, body) {
@@ -217,10 +223,19 @@
     $("prompt").hidden = true;
     $("feedback").textContent = "";
     $("shutter").hidden = false;
+    $("retry").hidden = true;
     show("view-camera");
     startCamera(facing).then(function () {
       var shoot = function () { uploadPhoto(step); };
       $("shutter").onclick = shoot;
+      // After a rejected photo, automatic capture waits for the user: retaking at once would
+      // spend the limited attempts before the feedback could be read and acted on.
+      $("retry").onclick = function () {
+        $("retry").hidden = true;
+        $("feedback").textContent = "";
+        armAutoCapture(shoot);
+        $("shutter").focus();
+      };
       armAutoCapture(shoot);
     }).catch(cameraError);
   }
@@ -254,8 +269,20 @@
     if (body.attempts_left !== undefined) { text += " " + t("attempts_left", { n: body.attempts_left }); }
     $("feedback").textContent = text;
     $("feedback").className = "feedback";
-    announce(text);
     if (body.session_ended) { stopCamera(); return loadState(); }
+    offerRetry();
+  }
+
+  // A rejected attempt: stop capturing and let the user start the next one when ready.
+  function offerRetry() {
+    if (autoTimer) { window.clearInterval(autoTimer); autoTimer = null; }
+    $("overlay").classList.remove("ready");
+    var retry = $("retry");
+    if (state.step === "liveness") {
+      retry.onclick = function () { livenessStep(); };
+    }
+    retry.hidden = false;
+    retry.focus();
   }
 
   function livenessStep() {
@@ -264,6 +291,7 @@
     $("overlay").className = "overlay oval";
     $("feedback").textContent = "";
     $("shutter").hidden = true;
+    $("retry").hidden = true;
     show("view-camera");
     startCamera("user").then(function () {
       return api("POST", "/api/capture/liveness/challenge");
@@ -279,15 +307,19 @@
   function performChallenge(challenge) {
     var frames = [];
     var actions = challenge.actions || [];
+    var lead = 600;
     var perAction = Math.max(1200, Math.floor((challenge.window_ms || 6000) * 0.8 / Math.max(1, actions.length)));
-    var interval = 150;
+    // Frames cover the whole challenge, every action included, within the server's limit
+    // (at most 30 per answer).
+    var maxFrames = 28;
+    var interval = Math.max(150, Math.ceil((lead + perAction * actions.length) / maxFrames));
     var prompt = $("prompt");
     prompt.hidden = false;
     $("prompt-icon").textContent = "";
     $("prompt-text").textContent = t("live.ready");
     var started = Date.now();
     var grabber = window.setInterval(function () {
-      if (frames.length >= 30) { return; }
+      if (frames.length >= maxFrames) { return; }
       var at = Date.now();
       grab(640, 0.85).then(function (blob) { if (blob) { frames.push({ blob: blob, t: at }); } });
     }, interval);
@@ -306,7 +338,7 @@
       announce(t("action." + a));
       window.setTimeout(nextAction, perAction);
     };
-    window.setTimeout(nextAction, Math.max(0, 600 - (Date.now() - started)));
+    window.setTimeout(nextAction, Math.max(0, lead - (Date.now() - started)));
   }
 
   function submitFrames(challenge, frames) {
