@@ -327,3 +327,45 @@ fn group_score(r: &MrzReading) -> f32 {
     let valid_bonus = if r.repaired.mrz.is_valid() { 10.0 } else { 0.0 };
     valid_bonus + passed + confidence - 0.01 * r.repaired.repairs.len() as f32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocr::geometry::Point;
+
+    fn line(text: &str, x0: f64, y0: f64, width: f64, height: f64) -> MrzLineReading {
+        MrzLineReading {
+            quad: Quad::from_rect(x0, y0, x0 + width, y0 + height),
+            text: text.to_string(),
+            confidence: 0.9,
+            chars: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn three_cut_line_starts_give_the_whole_td1_block() {
+        // Lines cut at their fillers (different lengths), 40 px high, pitch 46 px.
+        let lines = [
+            line("I<UTOD231458907<<", 100.0, 500.0, 420.0, 40.0),
+            line("7408122F1204159UTO", 100.0, 546.0, 450.0, 40.0),
+            line("ERIKSSON<<ANNA<MARIA", 100.0, 592.0, 480.0, 40.0),
+            line("IDENTITYCARD", 100.0, 100.0, 300.0, 40.0),
+        ];
+        let block = td1_block_from_line_starts(&lines).expect("block");
+        let height = 632.0 - 500.0;
+        assert!(block.0[0].distance(Point::new(100.0, 500.0)) < 1e-6);
+        assert!(block.0[3].distance(Point::new(100.0, 632.0)) < 1e-6);
+        assert!((block.0[1].x - (100.0 + td1_block_aspect() * height)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn lines_that_do_not_stack_like_a_td1_mrz_give_no_block() {
+        // The second line does not start with a date.
+        let lines = [
+            line("I<UTOD231458907<<", 100.0, 500.0, 420.0, 40.0),
+            line("SURNAME<ERIKSSON", 100.0, 546.0, 450.0, 40.0),
+            line("ERIKSSON<<ANNA<MARIA", 100.0, 592.0, 480.0, 40.0),
+        ];
+        assert!(td1_block_from_line_starts(&lines).is_none());
+    }
+}
