@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::Value;
-use thirdfactor_engine::document::{DocumentEngine, DocumentReading};
+use thirdfactor_engine::document::{DocumentEngine, DocumentReading, Timings};
 use thirdfactor_engine::imaging::IntakeLimits;
 use thirdfactor_engine::models::ModelSet;
 use thirdfactor_engine::ocr::geometry::Point;
@@ -23,6 +23,8 @@ use super::report::{self, Axes};
 pub struct ImageResult {
     pub image: String,
     pub ms: f64,
+    /// The engine's own per-stage times.
+    pub stages: Option<Timings>,
     pub error: Option<String>,
     /// Largest corner error / image diagonal (ground truth with corners only).
     pub corner_error: Option<f64>,
@@ -75,6 +77,10 @@ pub struct Summary {
     pub accented_surname: Rate,
     pub accented_given_names: Rate,
     pub by_condition: BTreeMap<String, Rate>,
+    /// Corners within 2 % by capture condition.
+    pub corners_by_condition: BTreeMap<String, Rate>,
+    /// Median milliseconds per engine stage.
+    pub stage_median_ms: BTreeMap<String, f64>,
     pub median_ms: f64,
     pub p90_ms: f64,
     pub rapidocr_median_ms: Option<f64>,
@@ -142,6 +148,7 @@ fn evaluate_one(engine: &DocumentEngine, image: &Path, truth: &Value) -> ImageRe
     let mut result = ImageResult {
         image: name,
         ms,
+        stages: None,
         error: None,
         corner_error: None,
         mrz_expected: !mrz_truth.is_empty(),
@@ -165,6 +172,7 @@ fn evaluate_one(engine: &DocumentEngine, image: &Path, truth: &Value) -> ImageRe
 }
 
 fn score(result: &mut ImageResult, r: &DocumentReading, truth: &Value) {
+    result.stages = Some(r.timings);
     result.reasons = r.reason_codes().iter().map(|s| s.to_string()).collect();
     if let (Some(corners), Some(found)) = (truth_corners(truth), r.corners) {
         let size = truth.get("image_size").and_then(Value::as_array);
@@ -315,6 +323,9 @@ fn summarise(results: &[ImageResult]) -> Summary {
         if let Some(e) = r.corner_error {
             s.corners_within_2pct.add(e <= 0.02);
             corner_errors.push(e);
+            for c in &r.conditions {
+                s.corners_by_condition.entry(c.clone()).or_default().add(e <= 0.02);
+            }
         }
         if r.mrz_expected {
             s.mrz_found.add(r.mrz_found);
@@ -339,6 +350,18 @@ fn summarise(results: &[ImageResult]) -> Summary {
     let times: Vec<f64> = results.iter().map(|r| r.ms).collect();
     s.median_ms = percentile(&times, 0.5);
     s.p90_ms = percentile(&times, 0.9);
+    let stages: Vec<Timings> = results.iter().filter_map(|r| r.stages).collect();
+    let stage = |f: fn(&Timings) -> f64| percentile(&stages.iter().map(f).collect::<Vec<_>>(), 0.5);
+    for (name, f) in [
+        ("decode", (|t: &Timings| t.decode_ms) as fn(&Timings) -> f64),
+        ("detect_photo", |t| t.detect_photo_ms),
+        ("mrz", |t| t.mrz_ms),
+        ("card", |t| t.card_ms),
+        ("fields", |t| t.fields_ms),
+        ("total", |t| t.total_ms),
+    ] {
+        s.stage_median_ms.insert(name.to_string(), stage(f));
+    }
     s
 }
 
@@ -373,9 +396,14 @@ fn markdown(dir: &Path, s: &Summary, results: &[ImageResult]) -> String {
     for (k, r) in &s.fields {
         md += &format!("| {k} | {} |\n", r.show());
     }
-    md += "\n## MRZ exact by capture condition\n\n| condition | MRZ exact |\n| --- | --- |\n";
+    md += "\n## Median time per stage (engine's own clock)\n\n| stage | ms |\n| --- | --- |\n";
+    for (k, v) in &s.stage_median_ms {
+        md += &format!("| {k} | {v:.0} |\n");
+    }
+    md += "\n## By capture condition\n\n| condition | MRZ exact | corners within 2 % |\n| --- | --- | --- |\n";
     for (k, r) in &s.by_condition {
-        md += &format!("| {k} | {} |\n", r.show());
+        let corners = s.corners_by_condition.get(k).map(Rate::show).unwrap_or_else(|| "–".into());
+        md += &format!("| {k} | {} | {corners} |\n", r.show());
     }
     md += "\n## Failures\n\n| image | corner err % | MRZ read | reasons | conditions |\n| --- | --- | --- | --- | --- |\n";
     for r in results.iter().filter(|r| !r.mrz_exact || r.corner_error.is_some_and(|e| e > 0.02)) {

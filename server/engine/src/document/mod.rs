@@ -77,6 +77,8 @@ pub struct MrzResult {
 /// Milliseconds per stage.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Timings {
+    /// JPEG/PNG decoding (not part of `total_ms`, which starts from pixels).
+    pub decode_ms: f64,
     pub detect_photo_ms: f64,
     pub mrz_ms: f64,
     pub card_ms: f64,
@@ -141,8 +143,12 @@ impl DocumentEngine {
 
     /// Decodes an upload (limits, EXIF orientation) and reads it.
     pub fn read(&self, bytes: &[u8], limits: &IntakeLimits) -> Result<DocumentReading, DocumentError> {
+        let started = Instant::now();
         let photo = imaging::decode(bytes, limits)?;
-        self.read_image(&photo)
+        let decode_ms = ms_since(started);
+        let mut reading = self.read_image(&photo)?;
+        reading.timings.decode_ms = decode_ms;
+        Ok(reading)
     }
 
     pub fn read_image(&self, photo: &RgbImage) -> Result<DocumentReading, DocumentError> {
@@ -153,16 +159,10 @@ impl DocumentEngine {
         let boxes = self.ocr.detect(&small, &self.params.photo_detection)?;
         timings.detect_photo_ms = ms_since(started);
         let t = Instant::now();
-        let mrz = mrz_reader::read_mrz(&self.ocr, photo, &boxes, scale)?;
+        let search = mrz_reader::read_mrz(&self.ocr, photo, &boxes, scale)?;
         timings.mrz_ms = ms_since(t);
         let t = Instant::now();
-        let corners = mrz.as_ref().and_then(|m| locate_card(m, &small, &boxes, scale));
-        let mrz = match (mrz, &corners) {
-            (Some(m), Some(c)) if !m.repaired.mrz.is_valid() || !m.repaired.repairs.is_empty() => {
-                Some(mrz_reader::reread_td1(&self.ocr, photo, c, m)?)
-            }
-            (m, _) => m,
-        };
+        let (mrz, corners) = self.locate_and_reread(photo, &small, &boxes, scale, search)?;
         let card = corners.map(|c| card::rectify(photo, &c));
         timings.card_ms = ms_since(t);
         let t = Instant::now();
@@ -175,6 +175,32 @@ impl DocumentEngine {
         timings.total_ms = ms_since(started);
         reading.timings = timings;
         Ok(reading)
+    }
+
+    /// Places the card from the MRZ (a full TD1 reading, else three TD1 line starts) and
+    /// re-reads the TD1 lines at their fixed places when the first reading is not clean.
+    fn locate_and_reread(
+        &self,
+        photo: &RgbImage,
+        small: &RgbImage,
+        boxes: &[TextBox],
+        scale: f64,
+        search: mrz_reader::MrzSearch,
+    ) -> Result<(Option<MrzReading>, Option<Quad>), DocumentError> {
+        let clean = |m: &MrzReading| m.repaired.mrz.is_valid() && m.repaired.repairs.is_empty();
+        let block = match &search.best {
+            Some(m) if m.format == MrzFormat::Td1 && m.repaired.mrz.is_valid() => Some(m.block()),
+            _ => mrz_reader::td1_block_from_line_starts(&search.lines)
+                .or_else(|| search.best.as_ref().filter(|m| m.format == MrzFormat::Td1).map(MrzReading::block)),
+        };
+        let Some(block) = block else { return Ok((search.best, None)) };
+        let corners = locate_card(&block, small, boxes, scale);
+        let mrz = match (search.best, &corners) {
+            (Some(m), _) if clean(&m) => Some(m),
+            (m, Some(c)) => mrz_reader::reread_td1(&self.ocr, photo, c, m)?,
+            (m, None) => m,
+        };
+        Ok((mrz, corners))
     }
 
     /// Text lines of the rectified card above the MRZ (which is read separately).
@@ -200,13 +226,10 @@ fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Card corners in photo coordinates from a TD1 MRZ; `None` for passports (TD2/TD3 pages are
-/// not ID-1 cards).
-fn locate_card(mrz: &MrzReading, small: &RgbImage, boxes: &[TextBox], scale: f64) -> Option<Quad> {
-    if mrz.format != MrzFormat::Td1 {
-        return None;
-    }
-    let block = mrz.block().scale(1.0 / scale);
+/// Card corners in photo coordinates from a TD1 MRZ block (photo coordinates); passports
+/// (TD2/TD3 pages are not ID-1 cards) never get here.
+fn locate_card(block: &Quad, small: &RgbImage, boxes: &[TextBox], scale: f64) -> Option<Quad> {
+    let block = block.scale(1.0 / scale);
     let predicted = card::card_from_mrz(&block, &card::TD1_MRZ_PLACEMENT)?;
     let bands = search_bands(&predicted, boxes);
     let edges = card::EdgeImage::new(small);

@@ -72,7 +72,20 @@ impl OcrEngine {
         quads: &[Quad],
         mask: Option<&[bool]>,
     ) -> Result<Vec<Recognition>, OcrError> {
-        let lines: Vec<RgbImage> = quads.iter().map(|q| recognition::prepare_recognition_input(image, q)).collect();
+        self.recognize_stretched(image, quads, mask, 1.0)
+    }
+
+    /// [`OcrEngine::recognize`] with the line images stretched horizontally (see
+    /// [`recognition::prepare_stretched_input`]).
+    pub fn recognize_stretched(
+        &self,
+        image: &RgbImage,
+        quads: &[Quad],
+        mask: Option<&[bool]>,
+        stretch: f64,
+    ) -> Result<Vec<Recognition>, OcrError> {
+        let lines: Vec<RgbImage> =
+            quads.iter().map(|q| recognition::prepare_stretched_input(image, q, stretch)).collect();
         recognition::recognize_lines(&self.models, &self.alphabet, &lines, mask)
     }
 

@@ -10,8 +10,8 @@ use crate::models::ModelSet;
 
 /// Line height the recognizer was trained on.
 pub const LINE_HEIGHT: u32 = 48;
-/// Widest line image fed to the recognizer (a 44-character passport MRZ line fits).
-pub const MAX_LINE_WIDTH: u32 = 2000;
+/// Widest line image fed to the recognizer (a stretched 44-character passport MRZ line fits).
+pub const MAX_LINE_WIDTH: u32 = 2600;
 /// Lines per inference batch: padding to the widest line costs time, so batches stay small.
 const BATCH: usize = 6;
 
@@ -89,8 +89,15 @@ pub struct Recognition {
 /// Cuts the text box out of `image` and scales it to the recognizer's line height (public for
 /// debugging: this is what the recognizer sees).
 pub fn prepare_recognition_input(image: &RgbImage, quad: &Quad) -> RgbImage {
+    prepare_stretched_input(image, quad, 1.0)
+}
+
+/// Like [`prepare_recognition_input`], with the line stretched horizontally by `stretch`:
+/// narrow, tightly pitched glyphs (OCR-B in an MRZ) get more CTC steps per character, which
+/// stops the recognizer from dropping one of two neighbours.
+pub fn prepare_stretched_input(image: &RgbImage, quad: &Quad, stretch: f64) -> RgbImage {
     let (w, h) = (quad.width().max(1.0), quad.height().max(1.0));
-    let width = ((LINE_HEIGHT as f64 * w / h).round() as u32).clamp(8, MAX_LINE_WIDTH);
+    let width = ((LINE_HEIGHT as f64 * stretch * w / h).round() as u32).clamp(8, MAX_LINE_WIDTH);
     warp_quad(image, quad, width, LINE_HEIGHT)
 }
 
