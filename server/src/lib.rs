@@ -6,11 +6,14 @@
 //! `thirdfactor-engine` crate and know nothing of HTTP or SQL.
 
 pub mod api;
+pub mod audit;
 pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod sessions;
 pub mod startup;
 pub mod store;

@@ -4,11 +4,15 @@
 mod helpers;
 mod receiver;
 
+mod audit;
 mod capture_link;
 mod capture_steps;
 mod cli;
 mod enrollments;
+mod faults;
+mod fuzz_corpus;
 mod health;
+mod hostile;
 mod migrations;
 mod sessions;
 mod startup;

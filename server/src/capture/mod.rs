@@ -5,7 +5,7 @@
 mod api;
 pub mod cookie;
 mod flow;
-mod intake;
+pub mod intake;
 mod liveness_api;
 mod texts;
 
