@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::audit::{AuditEvent, ChainStatus};
 use crate::config::Settings;
 use crate::domain::{ApiKey, WebhookSecret};
 use crate::startup::Application;
@@ -30,6 +31,9 @@ pub enum Command {
     /// Manage merchants (integrators).
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// The audit log of API actions.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Measure the engines' accuracy on a labelled folder (JSON + Markdown + PNG report).
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -72,6 +76,20 @@ pub enum EvalCommand {
         /// Report folder (created).
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; exit status 1 and the first bad entry if it is broken.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the newest entries as JSON lines.
+    Tail {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        count: i64,
     },
 }
 
@@ -150,6 +168,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Merchant(MerchantCommand::List { json }) => list_merchants(&settings, json).await,
         Command::Merchant(MerchantCommand::Branding(command)) => crate::cli_branding::run(&settings, command).await,
+        Command::Audit(AuditCommand::Verify { json }) => verify_audit(&settings, json).await,
+        Command::Audit(AuditCommand::Tail { count }) => tail_audit(&settings, count).await,
         Command::Eval(EvalCommand::Faces { labels, images, out, exclude, embedding }) => {
             use thirdfactor_engine::face::EmbeddingConfig;
             let embedding = match embedding {
@@ -273,6 +293,14 @@ async fn create_merchant(
             created_at: now_ms(),
         })
         .await?;
+    let event = AuditEvent {
+        at: now_ms(),
+        actor: "cli".into(),
+        action: "merchant create".into(),
+        target: format!("merchant:{id}"),
+        detail: serde_json::json!({ "webhook_base": base.as_str() }).to_string(),
+    };
+    store.append_audit(&event).await?;
     if json {
         let out = serde_json::json!({
             "merchant_id": id, "name": name, "webhook_base": base.as_str(),
@@ -286,6 +314,32 @@ async fn create_merchant(
         println!("api_key:        {}", key.expose());
         println!("webhook_secret: {}", secret.expose());
         println!("Store the API key and webhook secret now: they are not shown again.");
+    }
+    Ok(())
+}
+
+async fn verify_audit(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let status = crate::audit::verify_chain(&store).await?;
+    if json {
+        println!("{}", serde_json::to_string(&status)?);
+    }
+    match status {
+        ChainStatus::Intact { entries, head_seq, head_hash } => {
+            if !json {
+                println!("audit log intact: {entries} entries; head #{head_seq} {head_hash}");
+            }
+            Ok(())
+        }
+        ChainStatus::Broken { seq, reason } => anyhow::bail!("audit log broken at entry #{seq}: {reason}"),
+    }
+}
+
+async fn tail_audit(settings: &Settings, count: i64) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let head = store.audit_head_seq().await?;
+    for entry in store.audit_entries_after((head - count.max(0)).max(0), count.max(0)).await? {
+        println!("{}", serde_json::to_string(&entry)?);
     }
     Ok(())
 }

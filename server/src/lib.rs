@@ -6,6 +6,7 @@
 //! `thirdfactor-engine` crate and know nothing of HTTP or SQL.
 
 pub mod api;
+pub mod audit;
 pub mod branding;
 pub mod capture;
 pub mod cli;
@@ -13,6 +14,8 @@ mod cli_branding;
 pub mod config;
 pub mod domain;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ratelimit;
 pub mod retention;
 pub mod sessions;

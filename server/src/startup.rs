@@ -25,7 +25,7 @@ use crate::store::{Store, StoreError};
 use crate::templates::{TemplateError, TemplateKeys};
 use crate::tls::{self, TlsError};
 use crate::webhooks::Dispatcher;
-use crate::{api, capture, telemetry};
+use crate::{api, audit, capture, telemetry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -212,6 +212,7 @@ fn http_server(
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound("resource").into()))
             .wrap(from_fn(ratelimit::limit_by_ip))
             .wrap(security_headers(hsts))
+            .wrap(from_fn(audit::record_api_actions))
             .wrap(from_fn(telemetry::track_requests))
             .wrap(TracingLogger::default())
             .configure(api::configure)

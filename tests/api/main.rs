@@ -4,12 +4,16 @@
 mod helpers;
 mod receiver;
 
+mod audit;
 mod branding;
 mod capture_link;
 mod capture_steps;
 mod cli;
 mod enrollments;
+mod faults;
+mod fuzz_corpus;
 mod health;
+mod hostile;
 mod migrations;
 mod rate_limits;
 mod retention;

@@ -25,6 +25,8 @@ struct Shared {
     received: Mutex<Vec<Received>>,
     /// Answer 500 to this many requests before succeeding.
     fail_first: AtomicUsize,
+    /// Never answer this many requests (the sender dies or times out first).
+    hold_first: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -52,6 +54,13 @@ impl Receiver {
         let handle = server.handle();
         tokio::spawn(server);
         Self { base: format!("http://127.0.0.1:{port}/hooks"), shared, handle }
+    }
+
+    /// Records but never answers the first `n` requests.
+    pub async fn start_holding(n: usize) -> Self {
+        let receiver = Self::start_on(0, 0).await;
+        receiver.shared.hold_first.store(n, Ordering::SeqCst);
+        receiver
     }
 
     pub fn port(&self) -> u16 {
@@ -88,6 +97,9 @@ async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     });
+    if shared.hold_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
     let failing = shared.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
     if failing { HttpResponse::InternalServerError().finish() } else { HttpResponse::Ok().finish() }
 }

@@ -5,9 +5,10 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::error::ApiError;
+use crate::audit::AuditActor;
 use crate::domain::ApiKey;
 use crate::startup::AppState;
 use crate::store::merchants::Merchant;
@@ -22,6 +23,7 @@ impl FromRequest for AuthMerchant {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let header = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().map(str::to_owned));
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("app state missing".into()))?;
             let value = match header {
@@ -40,6 +42,7 @@ impl FromRequest for AuthMerchant {
             // Counted only for valid keys: invented keys cannot fill the table (the per-IP
             // limit covers guessing).
             state.rate_limits.check_api_key(&hash)?;
+            req.extensions_mut().insert(AuditActor(merchant.id.clone()));
             Ok(AuthMerchant(merchant))
         })
     }

@@ -1,6 +1,6 @@
 //! `/api/v1/sessions`: open a capture session, read it, cancel it.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -46,7 +46,9 @@ pub async fn create_session(
     state: web::Data<AppState>,
     merchant: AuthMerchant,
     body: web::Json<SessionRequest>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    crate::audit::note_reference(&req, &body.merchant_ref);
     let created = state.sessions.create(&merchant.0, &body).await?;
     let url = format!("{}/c/{}", state.public_url.trim_end_matches('/'), created.token.expose());
     let response = CreatedResponse {

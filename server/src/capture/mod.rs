@@ -7,7 +7,7 @@ mod branding_api;
 pub mod challenge;
 pub mod cookie;
 mod flow;
-mod intake;
+pub mod intake;
 mod liveness_api;
 mod texts;
 

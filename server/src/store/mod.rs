@@ -1,6 +1,7 @@
 //! Persistence: one SQL dialect for SQLite (default) and PostgreSQL (several instances),
 //! reached through sqlx's `Any` driver. Handlers never see SQL; they call the functions here.
 
+pub mod audit;
 pub mod branding;
 pub mod enrollments;
 pub mod merchants;
@@ -51,11 +52,26 @@ pub enum Backend {
     Postgres,
 }
 
+/// The SQL of one migration: the same for both databases, or (rarely: triggers) not.
+enum MigrationSql {
+    Portable(&'static str),
+    PerBackend { sqlite: &'static str, postgres: &'static str },
+}
+
 /// The migrations, compiled in: `thirdfactor migrate` needs nothing beside the binary.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "initial", include_str!("migrations/0001_initial.sql")),
-    (2, "flow", include_str!("migrations/0002_flow.sql")),
-    (3, "branding", include_str!("migrations/0003_branding.sql")),
+const MIGRATIONS: &[(i64, &str, MigrationSql)] = &[
+    (1, "initial", MigrationSql::Portable(include_str!("migrations/0001_initial.sql"))),
+    (2, "flow", MigrationSql::Portable(include_str!("migrations/0002_flow.sql"))),
+    (3, "branding", MigrationSql::Portable(include_str!("migrations/0003_branding.sql"))),
+    (4, "audit", MigrationSql::Portable(include_str!("migrations/0004_audit.sql"))),
+    (
+        5,
+        "audit append-only",
+        MigrationSql::PerBackend {
+            sqlite: include_str!("migrations/0005_audit_append_only.sqlite.sql"),
+            postgres: include_str!("migrations/0005_audit_append_only.postgres.sql"),
+        },
+    ),
 ];
 
 #[derive(Clone, Debug)]
@@ -90,7 +106,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run concurrently (PostgreSQL advisory lock).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migrator().run(&self.pool).await?;
+        migrator(self.backend).run(&self.pool).await?;
         Ok(())
     }
 
@@ -112,15 +128,20 @@ impl Store {
     }
 }
 
-pub fn migrator() -> Migrator {
+pub fn migrator(backend: Backend) -> Migrator {
     let migrations = MIGRATIONS
         .iter()
         .map(|(version, name, sql)| {
+            let sql = match (sql, backend) {
+                (MigrationSql::Portable(sql), _) => *sql,
+                (MigrationSql::PerBackend { sqlite, .. }, Backend::Sqlite) => *sqlite,
+                (MigrationSql::PerBackend { postgres, .. }, Backend::Postgres) => *postgres,
+            };
             Migration::new(
                 *version,
                 Cow::Borrowed(*name),
                 MigrationType::Simple,
-                sqlx::SqlSafeStr::into_sql_str(*sql),
+                sqlx::SqlSafeStr::into_sql_str(sql),
                 false,
             )
         })
