@@ -56,10 +56,10 @@ impl ServerProcess {
     async fn wait_until(&self, status: u16) {
         let client = reqwest::Client::new();
         for _ in 0..600 {
-            if let Ok(r) = client.get(format!("{}/readyz", self.address)).send().await {
-                if r.status().as_u16() == status {
-                    return;
-                }
+            if let Ok(r) = client.get(format!("{}/readyz", self.address)).send().await
+                && r.status().as_u16() == status
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

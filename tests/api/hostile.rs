@@ -285,7 +285,7 @@ async fn uploads(s: &mut Suite<'_>) {
         }
     }
     let small = jpeg[..2000].to_vec();
-    let multipart_cases: Vec<(&str, Vec<(&str, Vec<u8>, &str)>)> = vec![
+    let multipart_cases: Vec<(&str, Vec<Part>)> = vec![
         ("two image parts", vec![("image", jpeg.clone(), "image/jpeg"), ("image", jpeg.clone(), "image/jpeg")]),
         ("extra part", vec![("image", jpeg.clone(), "image/jpeg"), ("admin", b"1".to_vec(), "text/plain")]),
         ("wrong part name", vec![("photo", small.clone(), "image/jpeg")]),
@@ -320,7 +320,10 @@ async fn uploads(s: &mut Suite<'_>) {
     assert_eq!(state["step"], "document", "still at the document step: {state}");
 }
 
-async fn upload(app: &TestApp, cookie: &str, parts: Vec<(&str, Vec<u8>, &str)>) -> reqwest::Result<reqwest::Response> {
+/// A multipart part: name, bytes, content type.
+type Part<'a> = (&'a str, Vec<u8>, &'a str);
+
+async fn upload(app: &TestApp, cookie: &str, parts: Vec<Part<'_>>) -> reqwest::Result<reqwest::Response> {
     let mut form = reqwest::multipart::Form::new();
     for (name, bytes, mime) in parts {
         let part = reqwest::multipart::Part::bytes(bytes).file_name("upload").mime_str(mime).expect("mime");
