@@ -182,7 +182,12 @@ fn webhook_data(reading: &DocumentReading) -> serde_json::Value {
     let mut data = serde_json::Map::new();
     let mut sources = serde_json::Map::new();
     for (key, field) in &reading.data {
-        let name = if key == "given_names" { "name" } else { key.as_str() };
+        // The engine's field names, renamed where SPEC §2 names them differently.
+        let name = match key.as_str() {
+            "given_names" => "name",
+            "date_of_expiry" => "expiry_date",
+            other => other,
+        };
         data.insert(name.to_string(), serde_json::json!(field.value));
         sources.insert(name.to_string(), serde_json::to_value(field.source).unwrap_or_default());
     }
