@@ -7,32 +7,16 @@
 
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use image::RgbImage;
-use thirdfactor_engine::face::{FaceConfig, FaceEngine, detect, fusion, landmarks};
+use thirdfactor_engine::face::{detect, fusion, landmarks};
 use thirdfactor_engine::imaging::{self, IntakeLimits};
-use thirdfactor_engine::models::{FileKind, Manifest, ModelConfig, ModelSet};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[path = "../tests/common.rs"]
+mod common;
 
-fn engine() -> FaceEngine {
-    let mut manifest = Manifest::embedded().expect("manifest");
-    manifest.files.retain(|f| f.kind != FileKind::Onnx || thirdfactor_engine::face::is_face_model(&f.name));
-    let root = repo_root();
-    let config = ModelConfig {
-        models_dir: root.join("models/files"),
-        onnxruntime_path: std::env::var_os("ORT_DYLIB_PATH")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("models/files/libonnxruntime.so.1.31.1")),
-        intra_threads: 1,
-        verify_hashes: false,
-    };
-    FaceEngine::new(Arc::new(ModelSet::load_with(manifest, &config).expect("models")), FaceConfig::default())
-}
+use common::repo_root;
 
 /// A 4:3 centre crop of the fixture, resized and JPEG-encoded (quality 90).
 fn derived_jpeg(width: u32, height: u32) -> Vec<u8> {
@@ -55,7 +39,7 @@ fn bench_image(name: &str, width: u32, height: u32) -> Vec<u8> {
 }
 
 fn stages(c: &mut Criterion) {
-    let engine = engine();
+    let engine = common::engine();
     let models = engine.models();
     let limits = IntakeLimits::default();
     let max_side = engine.config().max_analysis_side;

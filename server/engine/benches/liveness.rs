@@ -3,7 +3,6 @@
 //! frames analysed in parallel; and the same with one rayon thread, to show what the parallel
 //! stage buys.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -11,29 +10,15 @@ use image::RgbImage;
 use thirdfactor_engine::face::FaceConfig;
 use thirdfactor_engine::imaging;
 use thirdfactor_engine::liveness::{Action, Challenge, Frame, LivenessConfig, LivenessEngine};
-use thirdfactor_engine::models::{FileKind, Manifest, ModelConfig, ModelSet};
+use thirdfactor_engine::models::ModelSet;
 
 #[path = "../tests/support/headturn.rs"]
 mod headturn;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[path = "../tests/common.rs"]
+mod common;
 
-fn models() -> Arc<ModelSet> {
-    let mut manifest = Manifest::embedded().expect("manifest");
-    manifest.files.retain(|f| f.kind != FileKind::Onnx || thirdfactor_engine::face::is_face_model(&f.name));
-    let root = repo_root();
-    let config = ModelConfig {
-        models_dir: root.join("models/files"),
-        onnxruntime_path: std::env::var_os("ORT_DYLIB_PATH")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("models/files/libonnxruntime.so.1.31.1")),
-        intra_threads: 1,
-        verify_hashes: false,
-    };
-    Arc::new(ModelSet::load_with(manifest, &config).expect("models (scripts/setup)"))
-}
+use common::repo_root;
 
 /// Twelve frames spanning turn_left then turn_right (5.5 fps over the 2 s script).
 fn burst(models: &Arc<ModelSet>) -> Vec<Frame> {
@@ -55,7 +40,7 @@ fn burst(models: &Arc<ModelSet>) -> Vec<Frame> {
 }
 
 fn bench(c: &mut Criterion) {
-    let models = models();
+    let models = common::face_models();
     let engine = LivenessEngine::new(models.clone(), FaceConfig::default(), LivenessConfig::default());
     let frames = burst(&models);
     let decision = engine.evaluate(&challenge_for_bench(), "bench", &frames, None);
