@@ -192,6 +192,7 @@ pub struct ModelSettings {
     pub dir: PathBuf,
     pub onnxruntime: PathBuf,
     pub intra_threads: usize,
+    pub sessions_per_model: usize,
     pub verify_hashes: bool,
 }
 
@@ -466,6 +467,7 @@ impl Settings {
             models_dir: self.models.dir.clone(),
             onnxruntime_path: self.models.onnxruntime.clone(),
             intra_threads: self.models.intra_threads,
+            sessions_per_model: self.models.sessions_per_model,
             verify_hashes: self.models.verify_hashes,
         }
     }

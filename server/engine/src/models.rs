@@ -108,6 +108,9 @@ pub struct ModelConfig {
     /// Intra-op threads per session. One is fastest for these small models on few cores;
     /// requests run in parallel instead.
     pub intra_threads: usize,
+    /// Sessions per model, so that many frames or requests can run one model at once
+    /// (`Session::run` needs `&mut`); 0 = one per CPU core.
+    pub sessions_per_model: usize,
     /// Check every file's SHA-256 against the manifest before loading it.
     pub verify_hashes: bool,
 }
@@ -123,9 +126,33 @@ fn environment(runtime: &Path) -> Result<&'static Environment, ModelError> {
     result.as_ref().map_err(|message| ModelError::Runtime { path: runtime.to_path_buf(), message: message.clone() })
 }
 
+/// Interchangeable sessions of one model: a caller takes any free one, so parallel callers do
+/// not queue behind one lock.
+struct SessionPool {
+    slots: Vec<Mutex<Session>>,
+}
+
+impl SessionPool {
+    fn take(&self) -> MutexGuard<'_, Session> {
+        // A panic while running a model leaves the session itself intact, so a poisoned lock is usable.
+        for slot in &self.slots {
+            match slot.try_lock() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        // All busy: wait on a slot chosen by thread, so waiters spread over the pool.
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&std::thread::current().id(), &mut hasher);
+        let index = std::hash::Hasher::finish(&hasher) as usize % self.slots.len();
+        self.slots[index].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// Every ONNX session the engines use, created once.
 pub struct ModelSet {
-    sessions: BTreeMap<String, Mutex<Session>>,
+    sessions: BTreeMap<String, SessionPool>,
     manifest: Manifest,
     models_dir: PathBuf,
     load_time: Duration,
@@ -156,25 +183,27 @@ impl ModelSet {
             needed.par_iter().try_for_each(|entry| verify_file(&config.models_dir.join(entry.file_name()), entry))?;
         }
         let env = environment(&config.onnxruntime_path)?;
-        let sessions = needed
-            .iter()
-            .filter(|e| e.kind == FileKind::Onnx)
+        let per_model = sessions_per_model(config.sessions_per_model);
+        let onnx: Vec<&ManifestEntry> = needed.into_iter().filter(|e| e.kind == FileKind::Onnx).collect();
+        let sessions = onnx
+            .par_iter()
             .map(|entry| {
                 let path = config.models_dir.join(entry.file_name());
-                let session = create_session(env, &path, &entry.name, config.intra_threads)?;
-                Ok((entry.name.clone(), Mutex::new(session)))
+                let slots = (0..per_model)
+                    .map(|_| create_session(env, &path, &entry.name, config.intra_threads).map(Mutex::new))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((entry.name.clone(), SessionPool { slots }))
             })
             .collect::<Result<BTreeMap<_, _>, ModelError>>()?;
         let load_time = started.elapsed();
-        tracing::info!(models = sessions.len(), ms = load_time.as_millis() as u64, "models loaded");
+        tracing::info!(models = sessions.len(), per_model, ms = load_time.as_millis() as u64, "models loaded");
         Ok(Self { sessions, manifest, models_dir: config.models_dir.clone(), load_time })
     }
 
-    /// Exclusive use of one session (`Session::run` needs `&mut`).
+    /// Exclusive use of one of the model's sessions (`Session::run` needs `&mut`).
     pub fn session(&self, name: &str) -> Result<MutexGuard<'_, Session>, ModelError> {
-        let slot = self.sessions.get(name).ok_or_else(|| ModelError::NotLoaded(name.to_string()))?;
-        // A panic while running a model leaves the session itself intact, so a poisoned lock is usable.
-        Ok(slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        let pool = self.sessions.get(name).ok_or_else(|| ModelError::NotLoaded(name.to_string()))?;
+        Ok(pool.take())
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -198,6 +227,14 @@ impl ModelSet {
     /// Short identifier of a model's exact weights, stored with anything derived from it.
     pub fn version_of(&self, name: &str) -> Option<String> {
         self.manifest.entry(name).map(|e| format!("{}@{}", e.name, &e.sha256[..12.min(e.sha256.len())]))
+    }
+}
+
+/// `configured`, or one per CPU core when 0.
+fn sessions_per_model(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
     }
 }
 

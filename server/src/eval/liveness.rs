@@ -91,7 +91,7 @@ pub fn run(
     let mut windows = Vec::new();
     for seq in &sequences {
         // Analyse every frame once with every stage, to infer what each window performs.
-        let analyzed = analysis.analyze(&seq.frames);
+        let analyzed = analysis.analyze(&seq.frames, true);
         for start in window_starts(seq.frames.len()) {
             windows.push(evaluate_window(engine, seq, &analyzed, start));
             bar.inc(1);

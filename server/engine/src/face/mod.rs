@@ -141,7 +141,7 @@ impl FaceEngine {
 
     /// Version string of the embedding weights, stored next to every template.
     /// For a fusion: every member's weights and the fusion itself, e.g.
-    /// `sface@11e58b3f3806+dlib_resnet@45f9f54a002c:flip`.
+    /// `sface@5050727e7f05+dlib_resnet@45f9f54a002c:flip`.
     pub fn embedding_version(&self) -> String {
         self.embedding_version_for(&self.config.embedding)
     }

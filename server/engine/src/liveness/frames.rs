@@ -42,6 +42,8 @@ pub struct FrameSettings {
     pub pose_source: PoseSource,
     /// Also run `fr_pose` on every frame (for comparison).
     pub model_pose: bool,
+    /// Run the eye model (only a blink needs it).
+    pub eyes: bool,
     /// The face engine's embedding, so frames compare with the selfie's template.
     pub embedding: EmbeddingConfig,
 }
@@ -249,7 +251,9 @@ fn measure_face(
         PoseSource::Landmarks => report.landmark_pose,
         PoseSource::Model => report.model_pose,
     };
-    report.eyes = Some(eyes::eye_state(models, image, &landmarks)?);
+    if settings.eyes {
+        report.eyes = Some(eyes::eye_state(models, image, &landmarks)?);
+    }
     out.square = Some(square);
     out.landmarks = Some(landmarks);
     Ok(())

@@ -81,8 +81,8 @@ pub struct LivenessConfig {
     pub integrity: IntegrityThresholds,
     /// 3-D test: minimum homography residual (IOD) when a turn was asked (default 0.08).
     pub min_homography_residual: f32,
-    /// Frames scored by the passive model (default 3: the same frontal frames as the
-    /// embeddings, so the second pass touches at most three frames).
+    /// Frames scored by the passive model (default 2: the same frontal frames as the
+    /// embeddings, so the second pass touches at most two frames).
     pub passive_frames: usize,
     /// Mean P(live) below this is `spoof_texture` when `passive_gate` is on (default 0.4:
     /// bona fide windows measured ≥ 0.49, screens/prints/replays without a live person in view
@@ -92,7 +92,9 @@ pub struct LivenessConfig {
     pub passive_gate: bool,
     /// Weight of the passive score in the fused score (default 0.3).
     pub passive_weight: f32,
-    /// Frames embedded for the identity check (default 3).
+    /// Frames embedded for the identity check (default 2, one per half of the burst: the
+    /// embeddings are most of the burst's cost, and the face track's continuity covers the
+    /// frames between them).
     pub identity_frames: usize,
     /// Embeddings and passive scores are taken only on faces within these pose bounds
     /// (absolute degrees; default yaw 25°, pitch 20°): both models are trained on near-frontal
@@ -144,11 +146,11 @@ impl Default for LivenessConfig {
             challenge: ChallengeThresholds::default(),
             integrity: IntegrityThresholds::default(),
             min_homography_residual: 0.08,
-            passive_frames: 3,
+            passive_frames: 2,
             passive_min_live: 0.4,
             passive_gate: true,
             passive_weight: 0.3,
-            identity_frames: 3,
+            identity_frames: 2,
             frontal_max_yaw: 25.0,
             frontal_max_pitch: 20.0,
             min_track_iou: 0.3,
@@ -227,7 +229,7 @@ impl LivenessEngine {
             // Far too many frames: refuse before spending CPU on them.
             return rejected_unanalysed(true);
         }
-        let analyzed = self.analyze(frames);
+        let analyzed = self.analyze(frames, challenge.actions.contains(&Action::Blink));
         let frames_ms = ms_since(started);
         let checks_started = Instant::now();
         let mut decision = self.decide(challenge, &analyzed, reference);
@@ -236,8 +238,9 @@ impl LivenessEngine {
         decision
     }
 
-    /// The per-frame stage alone (public for the evaluation command and for debugging).
-    pub fn analyze(&self, frames: &[Frame]) -> Vec<AnalyzedFrame> {
+    /// The per-frame stage alone (public for the evaluation command and for debugging); the eye
+    /// model runs only when `eyes` (a blink was asked).
+    pub fn analyze(&self, frames: &[Frame], eyes: bool) -> Vec<AnalyzedFrame> {
         let c = &self.config;
         let settings = FrameSettings {
             detector: self.face.detector,
@@ -245,6 +248,7 @@ impl LivenessEngine {
             limits: IntakeLimits { max_bytes: 4 * 1024 * 1024, max_side: 4_096, max_pixels: 8_000_000 },
             pose_source: c.challenge.pose_source,
             model_pose: c.compare_pose_model,
+            eyes,
             embedding: self.face.embedding,
         };
         let mut analyzed = frames::analyze_frames(&self.models, frames, &settings);
