@@ -1,5 +1,6 @@
 //! Faults on the real binary: `kill -9` during webhook delivery and during document
-//! processing, then a restart on the same database; PostgreSQL going away and coming back.
+//! processing, then a restart on the same database; PostgreSQL going away and coming back; the
+//! SQLite file turning read-only and writable again.
 //! Nothing may be lost or stuck: deliveries arrive (at least once, idempotency key = session
 //! id) and sessions are resumable or end with a clear status.
 
@@ -345,6 +346,56 @@ async fn postgres_down_gives_503_and_nothing_is_lost() {
     assert_eq!(body["error"]["code"], "unavailable");
 
     pg.start();
+    server.wait_until(200).await;
+    assert_eq!(integrator.session(&server, &id).await["status"], "created", "the earlier session survived");
+    integrator.cancel(&server, &id).await;
+    receiver.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(integrator.create(&server, "enrollment,liveness").await.status(), 201);
+}
+
+/// Files made immutable (`chattr +i`) for as long as it lives: the one way to make a file
+/// read-only that root, who runs CI, cannot write through; a chmod would not stop it.
+struct Immutable(Vec<PathBuf>);
+
+impl Immutable {
+    fn set(paths: Vec<PathBuf>) -> Option<Self> {
+        let done = Command::new("chattr").arg("+i").args(&paths).stderr(Stdio::null()).status();
+        done.is_ok_and(|s| s.success()).then_some(Self(paths))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").args(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn read_only_sqlite_file_gives_503_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let store = migrated_store(&url).await;
+    let receiver = Receiver::start(0).await;
+    let integrator = Integrator::new(&store, &receiver.base).await;
+    let server = ServerProcess::start(dir.path(), &url).await;
+    let created: Value = integrator.create(&server, "enrollment,liveness").await.json().await.unwrap();
+    let id = created["session_id"].as_str().unwrap().to_string();
+
+    // The database file and its write-ahead log, where SQLite writes first.
+    let files: Vec<PathBuf> =
+        ["thirdfactor.db", "thirdfactor.db-wal"].iter().map(|f| dir.path().join(f)).filter(|p| p.exists()).collect();
+    let Some(read_only) = Immutable::set(files) else {
+        eprintln!("skipped: chattr +i is not possible here (needs root and a file system with the attribute)");
+        return;
+    };
+    server.wait_until(503).await;
+    let refused = integrator.create(&server, "enrollment,liveness").await;
+    assert_eq!(refused.status(), 503, "read-only database: 503, not 500");
+    assert!(refused.headers().contains_key("retry-after"), "with Retry-After");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+
+    drop(read_only);
     server.wait_until(200).await;
     assert_eq!(integrator.session(&server, &id).await["status"], "created", "the earlier session survived");
     integrator.cancel(&server, &id).await;

@@ -1,9 +1,12 @@
 //! Liveness (`/healthz`), readiness (`/readyz`) and Prometheus metrics (`/metrics`).
 
+use std::sync::OnceLock;
+
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
 use crate::startup::AppState;
+use crate::store::now_ms;
 use crate::telemetry;
 
 /// The process is up.
@@ -12,10 +15,16 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// Ready to serve: database reachable and models loaded.
+/// This process's row in `readiness_probe` (instances sharing a database write their own).
+fn instance_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Ready to serve: the database accepts writes and the models are loaded.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = state.store.ping().await;
+    let database = state.store.probe_write(instance_id(), now_ms()).await;
     let models = state.models.names().count();
     let ready = database.is_ok() && models > 0;
     let body = json!({

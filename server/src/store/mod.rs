@@ -72,6 +72,7 @@ const MIGRATIONS: &[(i64, &str, MigrationSql)] = &[
             postgres: include_str!("migrations/0005_audit_append_only.postgres.sql"),
         },
     ),
+    (6, "readiness probe", MigrationSql::Portable(include_str!("migrations/0006_readiness_probe.sql"))),
 ];
 
 #[derive(Clone, Debug)]
@@ -120,6 +121,20 @@ impl Store {
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Writes this instance's row of `readiness_probe`: fails when the database refuses writes
+    /// (read-only file, full disk, read-only standby), which `ping` cannot see.
+    pub async fn probe_write(&self, instance: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO readiness_probe (instance, checked_at) VALUES ($1, $2) \
+             ON CONFLICT (instance) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(instance)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
