@@ -126,6 +126,14 @@ impl EmbeddingConfig {
         Self { fr_feature: Some(Member::FLIPPED), sface: Some(Member::FLIPPED), dlib_resnet: Some(Member::FLIPPED) }
     }
 
+    /// The same members and weights without mirror images: one model run fewer per flipped
+    /// member. The vector stays comparable with flipped templates (same parts, same weights);
+    /// the liveness frames use it, where the selfie, not the frame, carries the match.
+    pub fn without_flips(self) -> Self {
+        let plain = |m: Option<Member>| m.map(|m| Member { flip: false, ..m });
+        Self { fr_feature: plain(self.fr_feature), sface: plain(self.sface), dlib_resnet: plain(self.dlib_resnet) }
+    }
+
     pub fn member(&self, model: EmbeddingModel) -> Option<Member> {
         match model {
             EmbeddingModel::FrFeature => self.fr_feature,
