@@ -24,6 +24,8 @@ use crate::headturn;
 
 /// Frames per liveness answer (the "12-frame liveness").
 pub const FRAMES: usize = 12;
+/// Frame interval: 4 frames/s, a phone page sampling its camera during a ~3 s challenge.
+const FRAME_MS: i64 = 250;
 
 /// Fixture photos of one person: the template comes from `enroll`, the selfie and the burst
 /// from `selfie` (a different photo where the fixtures have one).
@@ -108,12 +110,19 @@ fn jpeg(image: &RgbImage) -> anyhow::Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
-/// Twelve frames performing `actions`: the head-turn script stretched so that exactly
-/// `FRAMES` frames span it.
+/// Twelve frames, one every `FRAME_MS`, performing `actions`: each action holds its peak for at
+/// least one frame interval, and at least one frame between two actions is near neutral, so every
+/// movement is seen whatever the count.
 fn render_burst(photo: &RgbImage, face: &FaceEngine, actions: &[Action]) -> anyhow::Result<Burst> {
     let landmarks = headturn::landmarks_of(face, photo).ok_or_else(|| anyhow!("no face in the selfie photo"))?;
     let mut script = headturn::Script::new(actions);
-    script.fps = (FRAMES as f32 - 1.0) * 1000.0 / script.duration_ms() as f32 * 1.0001;
+    let span = (FRAMES as i64 - 1) * FRAME_MS;
+    script.fps = 1000.0 / FRAME_MS as f32;
+    script.hold_ms = FRAME_MS / 2;
+    script.move_ms = FRAME_MS * 3 / 4;
+    let n = actions.len().max(1) as i64;
+    let cycle = (span - script.hold_ms + n - 1) / n; // rounded up: the script spans all 12 frames
+    script.peak_ms = cycle - 2 * script.move_ms - script.hold_ms;
     let frames = headturn::head_turn(photo, &landmarks, &script).map_err(|e| anyhow!("render {actions:?}: {e}"))?;
     ensure!(frames.len() >= FRAMES, "{} frames for {actions:?}", frames.len());
     let mut burst = Burst { frames: Vec::new(), offsets_ms: Vec::new() };
@@ -156,11 +165,15 @@ fn identity(
     let matched = face.verify(&selfie_embedding, &template, MatchKind::SelfieVsTemplate);
     ensure!(matched.matched, "{selfie} does not match {enroll} ({:.3})", matched.score);
     let mut bursts = HashMap::new();
+    let mut failures = Vec::new();
     for actions in sequences {
         let burst = render_burst(&photo, face, actions)?;
-        check_burst(liveness, actions, &burst, &selfie_embedding)?;
+        if let Err(e) = check_burst(liveness, actions, &burst, &selfie_embedding) {
+            failures.push(format!("{selfie}: {e}"));
+        }
         bursts.insert(actions.clone(), Arc::new(burst));
     }
+    ensure!(failures.is_empty(), "{} of {} bursts fail: {failures:#?}", failures.len(), sequences.len());
     Ok((Identity { selfie_jpeg: jpeg(&photo)?, bursts }, template))
 }
 
