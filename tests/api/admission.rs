@@ -50,8 +50,7 @@ async fn a_full_analysis_queue_answers_503_with_retry_after() {
     assert!(!shed.is_empty(), "beyond one running and one queued, requests are refused");
     // A refused upload cost no attempt and may simply be sent again.
     for cookie in shed {
-        let state: Value =
-            with_cookie(&app, Method::GET, "/api/capture/state", cookie).await.json().await.unwrap();
+        let state: Value = with_cookie(&app, Method::GET, "/api/capture/state", cookie).await.json().await.unwrap();
         assert_eq!(state["attempts"], json!({}), "{state}");
         let again: Value = upload(&app, "selfie", cookie, selfie.clone(), "image/jpeg").await.json().await.unwrap();
         assert_eq!(again["accepted"], true, "{again}");

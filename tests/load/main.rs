@@ -73,8 +73,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || prepare::identities(&root, &settings)).await??
     };
 
-    let mut server =
-        server::ServerProcess::start(&args.server, &config, port, args.out.join("server.log")).await?;
+    let mut server = server::ServerProcess::start(&args.server, &config, port, args.out.join("server.log")).await?;
     let store = Store::connect(&settings.database_url(), 2, Duration::from_secs(5)).await?;
     let merchant = prepare::merchant(&store, &receiver.base).await?;
     let persons =
@@ -108,7 +107,11 @@ async fn main() -> anyhow::Result<()> {
     let sampler = drive::sampler(probe.clone(), samples.clone());
     let mut phases = vec![drive::Phase { name: "sustained".into(), rate: args.rate, secs: args.minutes * 60.0 }];
     if args.overload_minutes > 0.0 {
-        phases.push(drive::Phase { name: "overload 2×".into(), rate: 2.0 * args.rate, secs: args.overload_minutes * 60.0 });
+        phases.push(drive::Phase {
+            name: "overload 2×".into(),
+            rate: 2.0 * args.rate,
+            secs: args.overload_minutes * 60.0,
+        });
     }
     let generator_cpu = server::sample("self", 0.0, ticks).map_or(0.0, |s| s.cpu_s);
     let (records, bounds) = drive::run(target.clone(), &phases, origin, || probe().unwrap_or_default()).await?;

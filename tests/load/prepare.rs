@@ -135,8 +135,7 @@ fn render_burst(photo: &RgbImage, face: &FaceEngine, actions: &[Action]) -> anyh
 
 /// The liveness engine's verdict on a burst, as the server would give it (same config).
 fn check_burst(engine: &LivenessEngine, actions: &[Action], burst: &Burst, selfie: &Embedding) -> anyhow::Result<()> {
-    let challenge =
-        Challenge { nonce: "load".into(), actions: actions.to_vec(), issued_at_ms: 0, window_ms: 60_000 };
+    let challenge = Challenge { nonce: "load".into(), actions: actions.to_vec(), issued_at_ms: 0, window_ms: 60_000 };
     let frames: Vec<Frame> = burst
         .frames
         .iter()
@@ -209,7 +208,8 @@ pub async fn enroll(
     version: &str,
     count: usize,
 ) -> anyhow::Result<Vec<Person>> {
-    let keys = TemplateKeys::load(&settings.templates.active_key_id, &settings.templates.keys, &settings.paths.data_dir)?;
+    let keys =
+        TemplateKeys::load(&settings.templates.active_key_id, &settings.templates.keys, &settings.paths.data_dir)?;
     let mut persons = Vec::new();
     for i in 0..count {
         let merchant_ref = format!("load-user-{i}");

@@ -156,8 +156,11 @@ pub fn markdown(report: &Report) -> String {
     md
 }
 
+/// Points of a plotted curve: (seconds since start, value).
+type Curve = Vec<(f64, f64)>;
+
 /// p50 and p95 of the approved verifications started in each `bucket_s` window.
-fn latency_series(records: &[Record], bucket_s: f64, pick: fn(&Record) -> Option<f64>) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+fn latency_series(records: &[Record], bucket_s: f64, pick: fn(&Record) -> Option<f64>) -> (Curve, Curve) {
     let mut buckets: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.outcome == Outcome::Approved) {
         if let Some(v) = pick(r) {
@@ -209,7 +212,8 @@ pub fn write(out: &Path, report: &Report, records: &[Record]) -> anyhow::Result<
         y_range: (0.0, y_max),
         log_x: false,
     };
-    let series = [Series { name: "RSS MB".into(), points: rss }, Series { name: "CPU % (200 = 2 cores)".into(), points: cpu }];
+    let series =
+        [Series { name: "RSS MB".into(), points: rss }, Series { name: "CPU % (200 = 2 cores)".into(), points: cpu }];
     line_plot(&out.join("rss.png"), &axes, &series)?;
     Ok(())
 }

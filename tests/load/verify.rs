@@ -25,11 +25,20 @@ pub struct Target {
 pub enum Outcome {
     Approved,
     /// The server decided against the person: the load test's answers are wrong.
-    Rejected { step: &'static str, reasons: String },
+    Rejected {
+        step: &'static str,
+        reasons: String,
+    },
     /// 503: the server shed the request (admission control), with or without Retry-After.
-    Shed { step: &'static str, retry_after: bool },
+    Shed {
+        step: &'static str,
+        retry_after: bool,
+    },
     /// Any other unexpected status, or no answer at all (status 0).
-    Error { step: &'static str, status: u16 },
+    Error {
+        step: &'static str,
+        status: u16,
+    },
 }
 
 /// One verification's timings (ms) and outcome.
@@ -90,7 +99,8 @@ async fn steps(t: &Target, person: &Person, timings: &mut Timings) -> Result<(),
     }
 
     let challenge = t.client.post(format!("{}/api/capture/liveness/challenge", t.address)).header("cookie", &cookie);
-    let challenge: Value = json_of(expect(challenge.send().await, "challenge", StatusCode::OK).await?, "challenge").await?;
+    let challenge: Value =
+        json_of(expect(challenge.send().await, "challenge", StatusCode::OK).await?, "challenge").await?;
     let actions: Vec<Action> = serde_json::from_value(challenge["actions"].clone())
         .map_err(|_| Outcome::Error { step: "challenge", status: 200 })?;
     let burst = person.identity.bursts.get(&actions).ok_or(Outcome::Error { step: "challenge", status: 200 })?;
@@ -108,7 +118,8 @@ async fn steps(t: &Target, person: &Person, timings: &mut Timings) -> Result<(),
             .map_err(|_| Outcome::Error { step: "liveness", status: 0 })?;
         form = form.part("frame", part);
     }
-    let request = t.client.post(format!("{}/api/capture/liveness", t.address)).header("cookie", &cookie).multipart(form);
+    let request =
+        t.client.post(format!("{}/api/capture/liveness", t.address)).header("cookie", &cookie).multipart(form);
     let reply = decided(request.send().await, "liveness").await?;
     timings.liveness_ms = Some(ms(liveness_started));
     if reply["session_ended"] != true {
@@ -138,8 +149,13 @@ async fn create(t: &Target, person: &Person) -> Result<(String, String), Outcome
         "cancel_url": "https://client.example/cancel",
         "merchant_ref": person.merchant_ref,
     });
-    let response =
-        t.client.post(format!("{}/api/v1/sessions", t.address)).bearer_auth(&t.merchant.api_key).json(&body).send().await;
+    let response = t
+        .client
+        .post(format!("{}/api/v1/sessions", t.address))
+        .bearer_auth(&t.merchant.api_key)
+        .json(&body)
+        .send()
+        .await;
     let created = json_of(expect(response, "create", StatusCode::CREATED).await?, "create").await?;
     let id = created["session_id"].as_str().ok_or(Outcome::Error { step: "create", status: 201 })?;
     let url = created["info"]["url"].as_str().ok_or(Outcome::Error { step: "create", status: 201 })?;
