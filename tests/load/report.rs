@@ -39,6 +39,8 @@ pub struct PhaseReport {
     pub rejected: usize,
     pub shed: usize,
     pub shed_with_retry_after: usize,
+    /// Which request was shed ("selfie", "liveness", …) → count.
+    pub shed_by_step: BTreeMap<String, usize>,
     /// "step status" → count, for everything else.
     pub errors: BTreeMap<String, usize>,
     pub rejections: BTreeMap<String, usize>,
@@ -72,12 +74,14 @@ pub fn phase_report(index: usize, phase: &Phase, records: &[Record], bounds: &Bo
     let approved: Vec<&&Record> = mine.iter().filter(|r| r.outcome == Outcome::Approved).collect();
     let mut errors = BTreeMap::new();
     let mut rejections = BTreeMap::new();
+    let mut shed_by_step = BTreeMap::new();
     let (mut shed, mut with_retry_after) = (0, 0);
     for r in &mine {
         match &r.outcome {
             Outcome::Approved => {}
             Outcome::Rejected { step, reasons } => *rejections.entry(format!("{step} {reasons}")).or_insert(0) += 1,
-            Outcome::Shed { retry_after, .. } => {
+            Outcome::Shed { step, retry_after } => {
+                *shed_by_step.entry(step.to_string()).or_insert(0) += 1;
                 shed += 1;
                 with_retry_after += usize::from(*retry_after);
             }
@@ -94,6 +98,7 @@ pub fn phase_report(index: usize, phase: &Phase, records: &[Record], bounds: &Bo
         rejected,
         shed,
         shed_with_retry_after: with_retry_after,
+        shed_by_step,
         errors,
         rejections,
         achieved_rate: approved.len() as f64 / phase.secs,
@@ -148,6 +153,9 @@ pub fn markdown(report: &Report) -> String {
         report.load_generator_cpu_s,
         report.cores,
     ));
+    for p in report.phases.iter().filter(|p| p.shed > 0) {
+        md.push_str(&format!("\n503 in {} by request: {:?}\n", p.phase.name, p.shed_by_step));
+    }
     for p in &report.phases {
         if !p.rejections.is_empty() {
             md.push_str(&format!("\nRejections in {}: {:?}\n", p.phase.name, p.rejections));
