@@ -219,8 +219,12 @@ pub struct CaptureSettings {
     pub min_frames: usize,
     pub max_frames: usize,
     pub max_frame_bytes: usize,
-    /// Uploads analysed at once per instance; more are answered 503 + Retry-After.
+    /// Uploads analysed at once per instance; more wait in the queue below.
     pub max_concurrent_analyses: usize,
+    /// Uploads that may wait for an analysis slot; beyond them 503 + Retry-After (0: no queue).
+    pub max_queued_analyses: usize,
+    /// Longest wait in that queue before 503 + Retry-After.
+    pub max_queue_wait_ms: u64,
     /// Keep raw uploads (sealed) this long, e.g. "7d"; empty = never store them.
     pub retain_images_for: String,
 }

@@ -5,6 +5,7 @@
 //! `config`, `tls`, `telemetry`, `startup` (wiring), `cli`. The ML engines live in the
 //! `thirdfactor-engine` crate and know nothing of HTTP or SQL.
 
+pub mod admission;
 pub mod api;
 pub mod audit;
 pub mod branding;

@@ -62,8 +62,8 @@ pub struct AppState {
     pub challenges: ChallengeIssuer,
     pub rate_limits: RateLimits,
     pub retention: ImageRetention,
-    /// Bounds concurrent CPU-heavy analyses (back-pressure instead of unbounded queueing).
-    pub analysis_slots: Arc<tokio::sync::Semaphore>,
+    /// Bounds concurrent CPU-heavy analyses and their queue (503 beyond it).
+    pub admission: crate::admission::Admission,
     /// Base of capture links, without a trailing slash.
     pub public_url: String,
 }
@@ -134,7 +134,7 @@ impl Application {
                 &settings.rate_limits,
                 TrustedProxies::parse(&settings.server.trusted_proxies)?,
             ),
-            analysis_slots: Arc::new(tokio::sync::Semaphore::new(settings.capture.max_concurrent_analyses.max(1))),
+            admission: crate::admission::Admission::from_settings(&settings.capture),
             public_url: public_url.clone(),
         });
         let server = http_server(&settings, state, listener, tls)?;

@@ -17,12 +17,12 @@ use crate::receiver::Receiver;
 
 on_both_databases!(verification_selfie_of_the_enrolled_person_is_approved);
 
-fn photo(name: &str) -> Vec<u8> {
+pub fn photo(name: &str) -> Vec<u8> {
     std::fs::read(repo_root().join("fixtures/fetched").join(name)).expect("fixture photo (scripts/setup fetches it)")
 }
 
 /// Enrolls `merchant_ref` with the template of `photo_name`, as an approved enrollment would.
-async fn enroll(app: &TestApp, merchant_ref: &str, photo_name: &str) {
+pub async fn enroll(app: &TestApp, merchant_ref: &str, photo_name: &str) {
     let models = Arc::new(ModelSet::load(&app.settings.model_config()).unwrap());
     let engine = FaceEngine::new(models, FaceConfig::default());
     let analysis = engine.analyze_bytes(&photo(photo_name), &IntakeLimits::default()).unwrap();
@@ -41,7 +41,7 @@ async fn enroll(app: &TestApp, merchant_ref: &str, photo_name: &str) {
     .unwrap();
 }
 
-async fn verification_session(app: &TestApp, merchant_ref: &str) -> (String, String) {
+pub async fn verification_session(app: &TestApp, merchant_ref: &str) -> (String, String) {
     let mut body = app.seed_body();
     body["config"] = json!("debug");
     body["merchant_ref"] = json!(merchant_ref);

@@ -4,6 +4,7 @@
 mod helpers;
 mod receiver;
 
+mod admission;
 mod audit;
 mod branding;
 mod capture_link;

@@ -43,6 +43,8 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("service unavailable, retry later")]
     Unavailable,
+    #[error("too many analyses in progress; retry in {retry_after_secs} s")]
+    Overloaded { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -78,6 +80,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::UnsupportedUpload => "unsupported_image_format",
             ApiError::Unavailable => "unavailable",
+            ApiError::Overloaded { .. } => "overloaded",
             ApiError::Throttled { .. } => "verification_throttled",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::CaptureUnauthorized => "capture_unauthorized",
@@ -97,7 +100,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType | ApiError::UnsupportedUpload => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Throttled { .. } | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::CaptureUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::SessionGone => StatusCode::GONE,
@@ -119,7 +122,9 @@ impl ResponseError for ApiError {
             ApiError::Unavailable => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
-            ApiError::Throttled { retry_after_secs } | ApiError::RateLimited { retry_after_secs } => {
+            ApiError::Throttled { retry_after_secs }
+            | ApiError::RateLimited { retry_after_secs }
+            | ApiError::Overloaded { retry_after_secs } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }

@@ -45,9 +45,10 @@ pub(super) fn upload_limits_for_frames(state: &AppState) -> UploadLimits {
     UploadLimits { max_part_bytes: state.capture.max_frame_bytes, max_parts: state.capture.max_frames }
 }
 
-/// A slot for CPU-heavy analysis; when all are busy the client is told to retry (503).
-pub(super) fn analysis_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    state.analysis_slots.clone().try_acquire_owned().map_err(|_| ApiError::Unavailable)
+/// A slot for CPU-heavy analysis (`crate::admission`): may wait in a bounded queue; when that is
+/// full the client is told to retry (503 + Retry-After).
+pub(super) async fn analysis_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    state.admission.enter().await
 }
 
 /// Keeps a sealed copy of raw uploads when `capture.retain_images_for` is set; by default
@@ -160,7 +161,7 @@ async fn read_document(
     state: &web::Data<AppState>,
     bytes: Vec<u8>,
 ) -> Result<(DocumentReading, Option<FaceAnalysis>), ApiError> {
-    let _slot = analysis_slot(state)?;
+    let _slot = analysis_slot(state).await?;
     let (document, face, limits) = (state.document.clone(), state.face.clone(), image_limits(state));
     let result = web::block(move || {
         let reading = document.read(&bytes, &limits)?;
@@ -204,7 +205,7 @@ fn webhook_data(reading: &DocumentReading) -> serde_json::Value {
 
 /// Decodes and analyses an uploaded face photo off the async runtime.
 async fn analyze_face(state: &web::Data<AppState>, bytes: Vec<u8>) -> Result<FaceAnalysis, ApiError> {
-    let _slot = analysis_slot(state)?;
+    let _slot = analysis_slot(state).await?;
     let face = state.face.clone();
     let limits = image_limits(state);
     let result = web::block(move || face.analyze_bytes(&bytes, &limits))

@@ -81,6 +81,8 @@ async fn answer_challenge(
             message: "this challenge was already answered; request a new one".into(),
         });
     }
+    // The slot comes before spending the challenge: a shed answer (503) may be sent again.
+    let slot = analysis_slot(&state).await?;
     // Spend the challenge before evaluating: a replayed or concurrent second answer loses the
     // versioned write and is refused.
     flow_state.challenge_answered = true;
@@ -92,7 +94,7 @@ async fn answer_challenge(
     let frames: Vec<Frame> =
         frames.into_iter().zip(meta.timestamps).map(|(jpeg, timestamp_ms)| Frame { jpeg, timestamp_ms }).collect();
     let decision = {
-        let _slot = analysis_slot(&state)?;
+        let _slot = slot;
         let engine = state.liveness.clone();
         web::block(move || engine.evaluate(&challenge, &meta.nonce, &frames, reference.as_ref()))
             .await
