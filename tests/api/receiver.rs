@@ -29,6 +29,8 @@ struct Shared {
     hold_first: AtomicUsize,
     /// Answer 500 to the first this-many requests of every path (each session's own URL).
     fail_first_per_path: AtomicUsize,
+    /// Hold the first request of every path this many milliseconds before answering.
+    delay_first_per_path_ms: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -65,10 +67,12 @@ impl Receiver {
         receiver
     }
 
-    /// Answers 500 to the first `n` requests of each path, then 200.
-    pub async fn start_failing_each_path(n: usize) -> Self {
+    /// Answers 500 to the first `n` requests of each path, then 200; the first request of a
+    /// path is held `slow_first` before its answer (a sender with a shorter timeout gives up).
+    pub async fn start_failing_each_path(n: usize, slow_first: Duration) -> Self {
         let receiver = Self::start_on(0, 0).await;
         receiver.shared.fail_first_per_path.store(n, Ordering::SeqCst);
+        receiver.shared.delay_first_per_path_ms.store(slow_first.as_millis() as usize, Ordering::SeqCst);
         receiver
     }
 
@@ -113,6 +117,10 @@ async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
     };
     if shared.hold_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
         tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    let delay = shared.delay_first_per_path_ms.load(Ordering::SeqCst);
+    if nth_of_path == 1 && delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
     }
     if nth_of_path <= shared.fail_first_per_path.load(Ordering::SeqCst) {
         return HttpResponse::InternalServerError().finish();
