@@ -150,24 +150,23 @@ async fn enrollments_and_verifications_hop_between_instances() {
     let cluster = Cluster::start(&receiver.base).await;
     let integrator = &cluster.integrator;
 
-    // Four enrollments of the same person: created, linked and given the card round robin.
+    // Two enrollments of the same person, one per instance, each step on the other instance
+    // than the one before; the cards are read at the same time, then the selfies sent at once.
     let card = card_photo();
     let mut enrollments = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..2 {
         let created = integrator.created(cluster.next(), "enrollment", "obama").await;
         let cookie = open_capture(cluster.next(), &created).await;
-        let (status, reply) = upload(cluster.next(), &cookie, "document", card.clone()).await;
-        assert_eq!(status, 200, "card accepted: {reply}");
-        assert_eq!(reply["next_step"], "selfie");
         enrollments.push((created["session_id"].as_str().unwrap().to_string(), cookie));
     }
-    // The selfies all at once, two on each instance: four approvals, four template writes.
+    let cards = join_all(enrollments.iter().map(|(_, c)| upload(cluster.next(), c, "document", card.clone()))).await;
+    for (status, reply) in &cards {
+        assert_eq!((*status, &reply["next_step"]), (200, &json!("selfie")), "card accepted: {reply}");
+    }
     let selfie = photo("obama2.jpg");
-    let replies =
-        join_all(enrollments.iter().map(|(_, cookie)| upload(cluster.next(), cookie, "selfie", selfie.clone()))).await;
-    for (status, reply) in &replies {
-        assert_eq!(*status, 200, "{reply}");
-        assert_eq!(reply["session_ended"], true, "{reply}");
+    let selfies = join_all(enrollments.iter().map(|(_, c)| upload(cluster.next(), c, "selfie", selfie.clone()))).await;
+    for (status, reply) in &selfies {
+        assert_eq!((*status, &reply["session_ended"]), (200, &json!(true)), "approved: {reply}");
     }
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM enrollments WHERE merchant_id = $1 AND merchant_ref = $2")
         .bind(&integrator.merchant.id)
@@ -219,12 +218,12 @@ async fn enrollments_and_verifications_hop_between_instances() {
     assert_eq!(on_a["status"], "cancelled");
     assert_eq!(on_a, integrator.session(&cluster.servers[1], &id).await);
 
-    // Six sessions ended: six webhooks, one each.
-    let got = receiver.wait_for(6, Duration::from_secs(20)).await;
+    // Four sessions ended: four webhooks, one each.
+    receiver.wait_for(4, Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let got = if receiver.received().len() > got.len() { receiver.received() } else { got };
+    let got = receiver.received();
     let paths: HashSet<_> = got.iter().map(|r| r.path.clone()).collect();
-    assert_eq!((got.len(), paths.len()), (6, 6), "one delivery per session");
+    assert_eq!((got.len(), paths.len()), (4, 4), "one delivery per session");
 }
 
 /// Twelve frames of one still photo answering `challenge` (fails liveness, but is judged).
