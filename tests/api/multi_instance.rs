@@ -12,9 +12,11 @@ use std::time::Duration;
 use base64::Engine;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use thirdfactor::sessions::{SessionPolicy, SessionRequest, Sessions};
+use thirdfactor::domain::SessionStatus;
+use thirdfactor::sessions::{Outcome, SessionPolicy, SessionRequest, Sessions};
+use thirdfactor::store::sessions::SessionRecord;
 use thirdfactor::store::{Store, now_ms};
-use thirdfactor::templates::{TemplateKeys, load_template};
+use thirdfactor::templates::{TemplateKeys, load_template, seal_template};
 
 use crate::capture_steps::cardgen;
 use crate::helpers::{Db, fresh_database_url, repo_root};
@@ -49,7 +51,7 @@ impl Cluster {
         let url = fresh_database_url(Db::Postgres, dirs[0].path()).await;
         // What the instances must share beside the database: the template key (it also seals
         // each session's intermediate state). Written once, given to both, as an operator would.
-        let key = base64::engine::general_purpose::STANDARD.encode(rand_key());
+        let key = base64_key();
         let config = dirs[0].path().join("thirdfactor.toml");
         std::fs::write(
             &config,
@@ -89,11 +91,12 @@ impl Cluster {
     }
 }
 
-fn rand_key() -> [u8; 32] {
+/// A fresh template key, as `openssl rand -base64 32` makes one.
+fn base64_key() -> String {
     use rand::Rng;
     let mut key = [0u8; 32];
     rand::rng().fill_bytes(&mut key);
-    key
+    base64::engine::general_purpose::STANDARD.encode(key)
 }
 
 fn photo(name: &str) -> Vec<u8> {
@@ -354,25 +357,68 @@ async fn outbox_claims_never_overlap_and_a_lapsed_claim_is_not_reused() {
     assert!(instances[1].renew_claim(&id, "w1", now_ms(), 60_000).await.unwrap());
 }
 
-/// `n` cancelled sessions, each with a pending outbox row, made the way the server makes them.
-async fn ended_sessions(store: &Store, merchant_id: &str, n: usize) -> Vec<String> {
-    let sessions = Sessions {
+/// The session service as an instance runs it, on `store`.
+fn sessions_on(store: &Store) -> Sessions {
+    Sessions {
         store: store.clone(),
         policy: SessionPolicy { ttl: Duration::from_secs(900), allow_private_targets: true },
         webhook_wake: Arc::new(tokio::sync::Notify::new()),
-    };
-    let merchant = store.merchant(merchant_id).await.unwrap().unwrap();
+    }
+}
+
+/// Creates an enrollment session of `merchant_id` for `merchant_ref` the way the API does.
+async fn enrollment_session(sessions: &Sessions, merchant_id: &str, merchant_ref: &str) -> SessionRecord {
+    let merchant = sessions.store.merchant(merchant_id).await.unwrap().unwrap();
     let request: SessionRequest = serde_json::from_value(json!({
         "merchant_id": merchant_id, "config": "enrollment", "backend_url": "http://127.0.0.1:9/hooks/{{sessionId}}",
         "return_url": "https://client.example/done", "cancel_url": "https://client.example/cancel",
-        "merchant_ref": "someone",
+        "merchant_ref": merchant_ref,
     }))
     .unwrap();
+    sessions.create(&merchant, &request).await.unwrap().record
+}
+
+/// `n` cancelled sessions, each with a pending outbox row, made the way the server makes them.
+async fn ended_sessions(store: &Store, merchant_id: &str, n: usize) -> Vec<String> {
+    let sessions = sessions_on(store);
     let mut ids = Vec::new();
     for _ in 0..n {
-        let created = sessions.create(&merchant, &request).await.unwrap();
-        sessions.cancel_record(&created.record).await.unwrap();
-        ids.push(created.record.id);
+        let record = enrollment_session(&sessions, merchant_id, "someone").await;
+        sessions.cancel_record(&record).await.unwrap();
+        ids.push(record.id);
     }
     ids
+}
+
+/// An enrollment cancelled on one instance while another approves its last step: the approval
+/// finds the session ended and writes nothing, not even the template (it is stored in the
+/// transaction that ends the session).
+#[tokio::test]
+async fn an_enrollment_cancelled_elsewhere_leaves_no_template() {
+    if !postgres_configured() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(Db::Postgres, dir.path()).await;
+    let store = migrated_store(&url).await;
+    let merchant_id = Integrator::new(&store, "http://127.0.0.1:9/hooks").await.merchant.id;
+    let (a, b) = (sessions_on(&store), sessions_on(&migrated_store(&url).await));
+    let keys = TemplateKeys::from_base64(KEY_ID, &BTreeMap::from([(KEY_ID.to_string(), base64_key())])).unwrap();
+
+    // A's view of the session, read before B cancels it.
+    let seen_by_a = enrollment_session(&a, &merchant_id, "racer").await;
+    b.cancel_record(&seen_by_a).await.unwrap();
+    let template = seal_template(&keys, &merchant_id, "racer", "v", &[0.5; 8], &seen_by_a.id);
+    let approved = Outcome { template: Some(template.clone()), ..Outcome::default() };
+    assert!(!a.finish(&seen_by_a, SessionStatus::Approved, approved).await.unwrap(), "already ended");
+    assert!(store.enrollment(&merchant_id, "racer").await.unwrap().is_none(), "no template for a cancelled enrollment");
+    let status = store.session(&seen_by_a.id).await.unwrap().unwrap().status;
+    assert_eq!(status, "cancelled");
+
+    // The same approval of an open session stores the template with the session's end.
+    let open = enrollment_session(&a, &merchant_id, "racer").await;
+    let template = seal_template(&keys, &merchant_id, "racer", "v", &[0.5; 8], &open.id);
+    let approved = Outcome { template: Some(template), ..Outcome::default() };
+    assert!(a.finish(&open, SessionStatus::Approved, approved).await.unwrap());
+    assert_eq!(store.enrollment(&merchant_id, "racer").await.unwrap().unwrap().session_id, open.id);
 }
