@@ -153,21 +153,23 @@ async fn enrollments_and_verifications_hop_between_instances() {
     let cluster = Cluster::start(&receiver.base).await;
     let integrator = &cluster.integrator;
 
-    // Two enrollments of the same person, one per instance, each step on the other instance
-    // than the one before; the cards are read at the same time, then the selfies sent at once.
+    // Two enrollments of the same person: enrollment i is created on instance i, its link
+    // opened on the other, its card read on i, its selfie on the other. The two cards are read
+    // at the same time (one per instance), then the two selfies sent at once (one per instance).
+    let [a, b] = &cluster.servers;
     let card = card_photo();
     let mut enrollments = Vec::new();
-    for _ in 0..2 {
-        let created = integrator.created(cluster.next(), "enrollment", "obama").await;
-        let cookie = open_capture(cluster.next(), &created).await;
-        enrollments.push((created["session_id"].as_str().unwrap().to_string(), cookie));
+    for (here, there) in [(a, b), (b, a)] {
+        let created = integrator.created(here, "enrollment", "obama").await;
+        let cookie = open_capture(there, &created).await;
+        enrollments.push((created["session_id"].as_str().unwrap().to_string(), cookie, here, there));
     }
-    let cards = join_all(enrollments.iter().map(|(_, c)| upload(cluster.next(), c, "document", card.clone()))).await;
+    let cards = join_all(enrollments.iter().map(|(_, c, here, _)| upload(here, c, "document", card.clone()))).await;
     for (status, reply) in &cards {
         assert_eq!((*status, &reply["next_step"]), (200, &json!("selfie")), "card accepted: {reply}");
     }
     let selfie = photo("obama2.jpg");
-    let selfies = join_all(enrollments.iter().map(|(_, c)| upload(cluster.next(), c, "selfie", selfie.clone()))).await;
+    let selfies = join_all(enrollments.iter().map(|(_, c, _, there)| upload(there, c, "selfie", selfie.clone()))).await;
     for (status, reply) in &selfies {
         assert_eq!((*status, &reply["session_ended"]), (200, &json!(true)), "approved: {reply}");
     }
@@ -179,7 +181,7 @@ async fn enrollments_and_verifications_hop_between_instances() {
         .unwrap();
     assert_eq!(rows, 1, "one template per reference");
     let record = cluster.store.enrollment(&integrator.merchant.id, "obama").await.unwrap().unwrap();
-    assert!(enrollments.iter().any(|(id, _)| *id == record.session_id), "written by one of the enrollments");
+    assert!(enrollments.iter().any(|(id, ..)| *id == record.session_id), "written by one of the enrollments");
     assert_eq!(record.key_id, KEY_ID);
     let (template, _) =
         load_template(&cluster.store, &cluster.keys, &integrator.merchant.id, "obama").await.unwrap().unwrap();
