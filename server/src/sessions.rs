@@ -14,6 +14,7 @@ use crate::domain::{
     Branding, CaptureToken, FieldError, Language, MerchantRef, RedirectUrl, SessionConfig, SessionKind, SessionStatus,
     Step, WebhookUrl,
 };
+use crate::store::enrollments::NewEnrollment;
 use crate::store::merchants::Merchant;
 use crate::store::sessions::{SessionEnd, SessionRecord};
 use crate::store::webhooks::NewDelivery;
@@ -134,6 +135,8 @@ pub struct Outcome {
     pub reasons: Vec<String>,
     pub scores: serde_json::Map<String, Value>,
     pub data: Option<Value>,
+    /// An approved enrollment's template, stored with the session's end or not at all.
+    pub template: Option<NewEnrollment>,
 }
 
 impl Sessions {
@@ -208,7 +211,7 @@ impl Sessions {
         };
         let end =
             SessionEnd { id: &record.id, status: status.as_str(), reasons: &ended.reasons, result: &payload, now };
-        let changed = self.store.end_session(&end, &delivery).await?;
+        let changed = self.store.end_session(&end, &delivery, outcome.template.as_ref()).await?;
         if changed {
             metrics::counter!("thirdfactor_sessions_ended_total", "status" => status.as_str()).increment(1);
             self.webhook_wake.notify_one();

@@ -21,7 +21,7 @@ use crate::config::{ConfigError, Settings, TlsMode, TrustedProxies};
 use crate::ratelimit::{self, RateLimits};
 use crate::retention::ImageRetention;
 use crate::sessions::{SessionPolicy, Sessions};
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
 use crate::templates::{TemplateError, TemplateKeys};
 use crate::tls::{self, TlsError};
 use crate::webhooks::Dispatcher;
@@ -98,6 +98,13 @@ impl Application {
         let public_url = public_url(&settings, local.port());
         let templates =
             TemplateKeys::load(&settings.templates.active_key_id, &settings.templates.keys, &settings.paths.data_dir)?;
+        if settings.templates.keys.is_empty() && store.backend() == Backend::Postgres {
+            // Instances sharing a database must share the key, or none opens the others' records.
+            tracing::warn!(
+                "PostgreSQL with a generated template key: every instance on this database needs the same \
+                 templates.keys (docs/security.md, \"Running several instances\")"
+            );
+        }
         let document = DocumentEngine::new(models.clone())?;
         let webhook_wake = Arc::new(Notify::new());
         let sessions = Sessions {

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use rand::Rng;
 use zeroize::Zeroizing;
 
+use crate::store::enrollments::NewEnrollment;
 use crate::store::{Store, StoreError, now_ms};
 
 /// Id of the key generated for a setup that configures none.
@@ -179,6 +180,27 @@ pub struct EnrollmentInfo {
     pub updated_at: String,
 }
 
+/// Encrypts the template of (merchant, merchant_ref), ready to store.
+pub fn seal_template(
+    keys: &TemplateKeys,
+    merchant_id: &str,
+    merchant_ref: &str,
+    model_version: &str,
+    embedding: &[f32],
+    session_id: &str,
+) -> NewEnrollment {
+    let sealed = keys.seal(&embedding_bytes(embedding), &template_aad(merchant_id, merchant_ref, model_version));
+    NewEnrollment {
+        merchant_id: merchant_id.to_string(),
+        merchant_ref: merchant_ref.to_string(),
+        template: sealed.blob,
+        key_id: sealed.key_id,
+        model_version: model_version.to_string(),
+        session_id: session_id.to_string(),
+        now: now_ms(),
+    }
+}
+
 /// Encrypts and stores (or replaces) the template of (merchant, merchant_ref).
 pub async fn save_template(
     store: &Store,
@@ -189,10 +211,8 @@ pub async fn save_template(
     embedding: &[f32],
     session_id: &str,
 ) -> Result<(), TemplateError> {
-    let sealed = keys.seal(&embedding_bytes(embedding), &template_aad(merchant_id, merchant_ref, model_version));
-    store
-        .upsert_enrollment(merchant_id, merchant_ref, &sealed.blob, &sealed.key_id, model_version, session_id, now_ms())
-        .await?;
+    let enrollment = seal_template(keys, merchant_id, merchant_ref, model_version, embedding, session_id);
+    store.upsert_enrollment(&enrollment).await?;
     Ok(())
 }
 

@@ -122,7 +122,7 @@ async fn another_persons_selfie_fails_then_attempts_run_out() {
 
 #[path = "../../server/engine/tests/support/cardgen.rs"]
 #[allow(dead_code)]
-mod cardgen;
+pub mod cardgen;
 
 #[tokio::test]
 async fn expired_id_card_is_read_and_refused_with_its_reason() {

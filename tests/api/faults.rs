@@ -5,152 +5,20 @@
 //! id) and sessions are resumable or end with a clear status.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use thirdfactor::store::Store;
 
-use crate::helpers::{TestMerchant, create_merchant_full, repo_root};
+use crate::helpers::repo_root;
 use crate::receiver::Receiver;
-
-/// `thirdfactor serve` as a child process.
-struct ServerProcess {
-    child: Child,
-    address: String,
-    /// The child's stderr, shown when it fails to come up.
-    log: PathBuf,
-}
-
-impl ServerProcess {
-    async fn start(data_dir: &Path, database_url: &str) -> Self {
-        crate::helpers::install_crypto_provider();
-        let port = free_port();
-        let root = repo_root();
-        let child = Command::new(env!("CARGO_BIN_EXE_thirdfactor"))
-            .arg("serve")
-            .current_dir(&root)
-            .env("THIRDFACTOR_SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env("THIRDFACTOR_SERVER__TLS", "off")
-            .env("THIRDFACTOR_SERVER__WORKERS", "2")
-            .env("THIRDFACTOR_PATHS__DATA_DIR", data_dir)
-            .env("THIRDFACTOR_DATABASE__URL", database_url)
-            .env("THIRDFACTOR_MODELS__DIR", root.join("models/files"))
-            .env("THIRDFACTOR_MODELS__ONNXRUNTIME", root.join("models/files/libonnxruntime.so.1.31.1"))
-            .env("THIRDFACTOR_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")
-            .env("THIRDFACTOR_WEBHOOKS__TIMEOUT_SECS", "1")
-            .env("THIRDFACTOR_WEBHOOKS__INITIAL_BACKOFF_MS", "200")
-            .env("THIRDFACTOR_WEBHOOKS__MAX_BACKOFF_SECS", "1")
-            .env("THIRDFACTOR_WEBHOOKS__POLL_INTERVAL_MS", "100")
-            .env("THIRDFACTOR_LOG__LEVEL", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(data_dir.join(format!("server-{port}.log"))).expect("log file"))
-            .spawn()
-            .expect("start thirdfactor serve");
-        let log = data_dir.join(format!("server-{port}.log"));
-        let server = Self { child, address: format!("http://127.0.0.1:{port}"), log };
-        server.wait_until(200).await;
-        server
-    }
-
-    /// Waits until `/readyz` answers `status`.
-    async fn wait_until(&self, status: u16) {
-        let client = reqwest::Client::new();
-        for _ in 0..600 {
-            if let Ok(r) = client.get(format!("{}/readyz", self.address)).send().await
-                && r.status().as_u16() == status
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        panic!("/readyz never answered {status}; server log:\n{}", &log[log.len().saturating_sub(3000)..]);
-    }
-
-    /// SIGKILL: no shutdown hook runs, in-flight work is cut off.
-    fn kill9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// The API as an integrator calls it.
-struct Integrator {
-    client: reqwest::Client,
-    merchant: TestMerchant,
-    webhook_base: String,
-}
-
-impl Integrator {
-    async fn new(store: &Store, webhook_base: &str) -> Self {
-        let merchant = create_merchant_full(store, webhook_base).await;
-        Self { client: reqwest::Client::new(), merchant, webhook_base: webhook_base.to_string() }
-    }
-
-    fn body(&self, config: &str, merchant_ref: &str) -> Value {
-        json!({
-            "merchant_id": self.merchant.id, "config": config, "language": "en",
-            "backend_url": format!("{}/{{{{sessionId}}}}", self.webhook_base),
-            "return_url": "https://client.example/done", "cancel_url": "https://client.example/cancel",
-            "merchant_ref": merchant_ref,
-        })
-    }
-
-    async fn create(&self, server: &ServerProcess, config: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}/api/v1/sessions", server.address))
-            .bearer_auth(&self.merchant.api_key)
-            .json(&self.body(config, "user-1"))
-            .send()
-            .await
-            .expect("request")
-    }
-
-    async fn session(&self, server: &ServerProcess, id: &str) -> Value {
-        let r = self
-            .client
-            .get(format!("{}/api/v1/sessions/{id}", server.address))
-            .bearer_auth(&self.merchant.api_key)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(r.status(), 200);
-        r.json().await.expect("json")
-    }
-
-    async fn cancel(&self, server: &ServerProcess, id: &str) {
-        let r = self
-            .client
-            .post(format!("{}/api/v1/sessions/{id}/cancel", server.address))
-            .bearer_auth(&self.merchant.api_key)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(r.status(), 200);
-    }
-}
+use crate::server_process::{
+    Integrator, ServerProcess, free_port, get_state, migrated_store, open_capture, upload_step,
+};
 
 fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", dir.join("thirdfactor.db").display())
-}
-
-async fn migrated_store(url: &str) -> Store {
-    crate::helpers::install_crypto_provider();
-    let store = Store::connect(url, 2, Duration::from_secs(5)).await.expect("store");
-    store.migrate().await.expect("migrate");
-    store
 }
 
 #[tokio::test]
@@ -195,7 +63,7 @@ async fn kill_9_during_document_processing_leaves_the_session_resumable() {
     let photo = std::fs::read(repo_root().join("fixtures/fetched/obama.jpg")).unwrap();
     let upload = {
         let (address, cookie, photo) = (server.address.clone(), cookie.clone(), photo.clone());
-        tokio::spawn(async move { upload_document(&address, &cookie, photo).await })
+        tokio::spawn(async move { upload_step(&address, &cookie, "document", photo).await })
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
     server.kill9();
@@ -208,37 +76,10 @@ async fn kill_9_during_document_processing_leaves_the_session_resumable() {
     assert_eq!(state["step"], "document", "still at the document step: {state}");
     assert_eq!(state["attempts"], json!({}), "the interrupted upload cost no attempt");
     // The user retries; the step works on the restarted server.
-    let retry = upload_document(&server.address, &cookie, photo).await.expect("upload answered");
+    let retry = upload_step(&server.address, &cookie, "document", photo).await.expect("upload answered");
     assert!(retry.status() == 200 || retry.status() == 422, "a decision, not an error: {}", retry.status());
     let after: Value = get_state(&server, &cookie).await;
     assert_ne!(after["attempts"], json!({}), "this time the attempt counted: {after}");
-}
-
-async fn open_capture(server: &ServerProcess, created: &Value) -> String {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let link = created["info"]["url"].as_str().unwrap();
-    let path = link.split_once("/c/").map(|(_, t)| format!("/c/{t}")).unwrap();
-    let r = client.get(format!("{}{path}", server.address)).send().await.unwrap();
-    assert_eq!(r.status(), 303);
-    let set_cookie = r.headers()["set-cookie"].to_str().unwrap();
-    set_cookie.split(';').next().unwrap().to_string()
-}
-
-async fn get_state(server: &ServerProcess, cookie: &str) -> Value {
-    let client = reqwest::Client::new();
-    let r = client.get(format!("{}/api/capture/state", server.address)).header("cookie", cookie).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
-async fn upload_document(address: &str, cookie: &str, photo: Vec<u8>) -> reqwest::Result<reqwest::Response> {
-    let part = reqwest::multipart::Part::bytes(photo).file_name("card.jpg").mime_str("image/jpeg")?;
-    reqwest::Client::new()
-        .post(format!("{address}/api/capture/document"))
-        .header("cookie", cookie)
-        .multipart(reqwest::multipart::Form::new().part("image", part))
-        .send()
-        .await
 }
 
 async fn wait_for_delivery(store: &Store, id: &str, status: &str) {

@@ -27,6 +27,10 @@ struct Shared {
     fail_first: AtomicUsize,
     /// Never answer this many requests (the sender dies or times out first).
     hold_first: AtomicUsize,
+    /// Answer 500 to the first this-many requests of every path (each session's own URL).
+    fail_first_per_path: AtomicUsize,
+    /// Hold the first request of every path this many milliseconds before answering.
+    delay_first_per_path_ms: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -63,6 +67,15 @@ impl Receiver {
         receiver
     }
 
+    /// Answers 500 to the first `n` requests of each path, then 200; the first request of a
+    /// path is held `slow_first` before its answer (a sender with a shorter timeout gives up).
+    pub async fn start_failing_each_path(n: usize, slow_first: Duration) -> Self {
+        let receiver = Self::start_on(0, 0).await;
+        receiver.shared.fail_first_per_path.store(n, Ordering::SeqCst);
+        receiver.shared.delay_first_per_path_ms.store(slow_first.as_millis() as usize, Ordering::SeqCst);
+        receiver
+    }
+
     pub fn port(&self) -> u16 {
         self.base.rsplit(':').next().and_then(|p| p.split('/').next()).and_then(|p| p.parse().ok()).unwrap_or(0)
     }
@@ -92,13 +105,25 @@ impl Receiver {
 async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
     let headers =
         req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string())).collect();
-    shared.received.lock().unwrap().push(Received {
-        path: req.path().to_string(),
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
+    // This request's number among those to its path, counted under the lock that records it.
+    let nth_of_path = {
+        let mut received = shared.received.lock().unwrap();
+        received.push(Received {
+            path: req.path().to_string(),
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
+        received.iter().filter(|r| r.path == req.path()).count()
+    };
     if shared.hold_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
         tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    let delay = shared.delay_first_per_path_ms.load(Ordering::SeqCst);
+    if nth_of_path == 1 && delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+    }
+    if nth_of_path <= shared.fail_first_per_path.load(Ordering::SeqCst) {
+        return HttpResponse::InternalServerError().finish();
     }
     let failing = shared.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
     if failing { HttpResponse::InternalServerError().finish() } else { HttpResponse::Ok().finish() }

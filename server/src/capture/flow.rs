@@ -14,7 +14,7 @@ use crate::sessions::Outcome;
 use crate::startup::AppState;
 use crate::store::now_ms;
 use crate::store::sessions::{ProgressUpdate, SessionRecord};
-use crate::templates::{Sealed, TemplateKeys, save_template};
+use crate::templates::{Sealed, TemplateKeys, seal_template};
 
 /// What earlier steps produced, sealed with the template key between requests.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -232,23 +232,23 @@ pub async fn save_progress(
 /// Ends the session approved: stores the template (enrollment) and queues the webhook.
 async fn approve(app: &AppState, record: &SessionRecord, state: FlowState) -> Result<(), ApiError> {
     let config = SessionConfig::parse(&record.config).unwrap_or_default();
-    if config.kind() == SessionKind::Enrollment {
+    // The template is written with the session's end (one transaction): never for a session
+    // that another request or instance ended meanwhile.
+    let template = if config.kind() == SessionKind::Enrollment {
         let selfie = state.selfie.as_deref().ok_or_else(|| ApiError::Internal("approved without a selfie".into()))?;
-        save_template(
-            &app.store,
+        Some(seal_template(
             &app.templates,
             &record.merchant_id,
             &record.merchant_ref,
             &app.face.embedding_version(),
             selfie,
             &record.id,
-        )
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        ))
     } else {
         app.store.reset_failed_verifications(&record.merchant_id, &record.merchant_ref).await?;
-    }
-    let outcome = Outcome { reasons: vec![], scores: state.scores, data: state.document };
+        None
+    };
+    let outcome = Outcome { reasons: vec![], scores: state.scores, data: state.document, template };
     end(app, record, SessionStatus::Approved, outcome).await
 }
 
@@ -258,7 +258,7 @@ async fn reject(
     state: &FlowState,
     reasons: Vec<String>,
 ) -> Result<(), ApiError> {
-    let outcome = Outcome { reasons, scores: state.scores.clone(), data: state.document.clone() };
+    let outcome = Outcome { reasons, scores: state.scores.clone(), data: state.document.clone(), template: None };
     end(app, record, SessionStatus::Rejected, outcome).await
 }
 

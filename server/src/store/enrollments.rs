@@ -20,6 +20,19 @@ pub struct EnrollmentRecord {
     pub last_failed_at: Option<i64>,
 }
 
+/// A sealed template about to be stored (or to replace the reference's current one).
+#[derive(Debug, Clone)]
+pub struct NewEnrollment {
+    pub merchant_id: String,
+    pub merchant_ref: String,
+    /// Sealed template, base64.
+    pub template: String,
+    pub key_id: String,
+    pub model_version: String,
+    pub session_id: String,
+    pub now: i64,
+}
+
 fn from_row(row: &AnyRow) -> Result<EnrollmentRecord, sqlx::Error> {
     Ok(EnrollmentRecord {
         merchant_id: row.try_get("merchant_id")?,
@@ -57,17 +70,17 @@ impl Store {
     }
 
     /// Stores or replaces the template; re-enrollment also resets the throttling counts.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn upsert_enrollment(
-        &self,
-        merchant_id: &str,
-        merchant_ref: &str,
-        template: &str,
-        key_id: &str,
-        model_version: &str,
-        session_id: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn upsert_enrollment(&self, enrollment: &NewEnrollment) -> Result<(), StoreError> {
+        Store::write_enrollment(self.pool(), enrollment).await
+    }
+
+    /// The upsert on any executor, so ending an enrollment session can write the template in
+    /// the same transaction. The primary key (merchant_id, merchant_ref) and ON CONFLICT keep
+    /// one row per reference however many instances write it at once.
+    pub(super) async fn write_enrollment<'c, E>(executor: E, e: &NewEnrollment) -> Result<(), StoreError>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
         sqlx::query(
             "INSERT INTO enrollments (merchant_id, merchant_ref, template, key_id, model_version, session_id, \
              created_at, updated_at, failed_verifications, last_failed_at) \
@@ -76,14 +89,14 @@ impl Store {
              key_id = excluded.key_id, model_version = excluded.model_version, session_id = excluded.session_id, \
              updated_at = excluded.updated_at, failed_verifications = 0, last_failed_at = NULL",
         )
-        .bind(merchant_id)
-        .bind(merchant_ref)
-        .bind(template)
-        .bind(key_id)
-        .bind(model_version)
-        .bind(session_id)
-        .bind(now)
-        .execute(self.pool())
+        .bind(&e.merchant_id)
+        .bind(&e.merchant_ref)
+        .bind(&e.template)
+        .bind(&e.key_id)
+        .bind(&e.model_version)
+        .bind(&e.session_id)
+        .bind(e.now)
+        .execute(executor)
         .await?;
         Ok(())
     }

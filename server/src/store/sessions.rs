@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::enrollments::NewEnrollment;
 use super::webhooks::NewDelivery;
 use super::{Store, StoreError};
 
@@ -144,9 +145,16 @@ impl Store {
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 
-    /// Ends an open session and queues its webhook in one transaction. Returns false when it
-    /// had already ended (nothing changed), so two racing writers cannot both end it.
-    pub async fn end_session(&self, end: &SessionEnd<'_>, delivery: &NewDelivery) -> Result<bool, StoreError> {
+    /// Ends an open session, queues its webhook and (an approved enrollment) stores its
+    /// template, all in one transaction. Returns false, and writes nothing, when it had already
+    /// ended, so two racing writers cannot both end it and a session cancelled (on any
+    /// instance) while its last step was analysed leaves no template.
+    pub async fn end_session(
+        &self,
+        end: &SessionEnd<'_>,
+        delivery: &NewDelivery,
+        enrollment: Option<&NewEnrollment>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(concat!(
             "UPDATE sessions SET status = $1, step = 'done', reasons = $2, result = $3, updated_at = $4, ",
@@ -163,6 +171,9 @@ impl Store {
         if done.rows_affected() != 1 {
             tx.rollback().await?;
             return Ok(false);
+        }
+        if let Some(enrollment) = enrollment {
+            Store::write_enrollment(&mut *tx, enrollment).await?;
         }
         Store::insert_delivery(&mut *tx, delivery).await?;
         tx.commit().await?;

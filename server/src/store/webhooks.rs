@@ -126,6 +126,24 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Extends `worker`'s claim on a delivery to `now + lease_ms`, if it still holds it (the
+    /// lease has not lapsed and been taken by another instance); false otherwise. Called right
+    /// before each attempt, so a claim that lapsed while earlier rows of the batch were sent
+    /// is never used for a second, concurrent attempt.
+    pub async fn renew_claim(&self, id: &str, worker: &str, now: i64, lease_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET locked_until = $1 WHERE id = $2 AND status = 'pending' \
+             AND locked_by = $3 AND locked_until >= $4",
+        )
+        .bind(now + lease_ms)
+        .bind(id)
+        .bind(worker)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
         let row = sqlx::query(select_deliveries!("WHERE id = $1")).bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(from_row).transpose()?)

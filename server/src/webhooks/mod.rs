@@ -115,8 +115,7 @@ impl Dispatcher {
 
     /// Attempts every due delivery once; returns how many were attempted.
     pub async fn drain_once(&self) -> Result<usize, StoreError> {
-        let lease = (self.policy.timeout.as_millis() as i64) * 2 + 5_000;
-        let due = self.store.claim_due_deliveries(&self.worker_id, now_ms(), lease, 16).await?;
+        let due = self.store.claim_due_deliveries(&self.worker_id, now_ms(), self.lease_ms(), 16).await?;
         let count = due.len();
         for delivery in due {
             self.attempt(delivery).await?;
@@ -124,8 +123,21 @@ impl Dispatcher {
         Ok(count)
     }
 
+    /// How long a claim holds: one attempt (the request timeout) with a wide margin.
+    fn lease_ms(&self) -> i64 {
+        (self.policy.timeout.as_millis() as i64) * 2 + 5_000
+    }
+
     async fn attempt(&self, delivery: Delivery) -> Result<(), StoreError> {
-        let result = self.send(&delivery).await;
+        let secret = self.store.merchant(&delivery.merchant_id).await?.map(|m| m.webhook_secret);
+        // The batch is sent one row after another, so a row's claim may have lapsed (and been
+        // taken by another instance) by its turn: renew it right before sending, or leave it.
+        // A fresh lease outlasts this one attempt, so each attempt is made by one instance.
+        if !self.store.renew_claim(&delivery.id, &self.worker_id, now_ms(), self.lease_ms()).await? {
+            tracing::warn!(delivery = %delivery.id, "webhook claim lapsed before its turn; left to its new holder");
+            return Ok(());
+        }
+        let result = self.send(&delivery, secret.as_deref()).await;
         let attempts = delivery.attempts + 1;
         let outcome = match &result {
             Ok(status) if (200..300).contains(status) => AttemptOutcome::Delivered { status: *status },
@@ -158,20 +170,15 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn send(&self, delivery: &Delivery) -> Result<i64, String> {
-        let merchant = self
-            .store
-            .merchant(&delivery.merchant_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "merchant no longer exists".to_string())?;
+    async fn send(&self, delivery: &Delivery, secret: Option<&str>) -> Result<i64, String> {
+        let secret = secret.ok_or_else(|| "merchant no longer exists".to_string())?;
         check_literal_target(&delivery.url, self.policy.allow_private_targets)?;
         let timestamp = now_ms() / 1000;
         let response = self
             .http
             .post(&delivery.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, signature(&merchant.webhook_secret, timestamp, &delivery.body))
+            .header(SIGNATURE_HEADER, signature(secret, timestamp, &delivery.body))
             .header(SESSION_HEADER, &delivery.session_id)
             .header(IDEMPOTENCY_HEADER, &delivery.session_id)
             .header(DELIVERY_HEADER, &delivery.id)
