@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::mrz::MrzFormat;
 use super::mrz_repair::{OcrChar, RepairedMrz, assemble};
-use crate::ocr::geometry::Quad;
+use crate::ocr::geometry::{Point, Quad};
 use crate::ocr::recognition::Recognition;
 use crate::ocr::{OcrEngine, OcrError, TextBox};
 
@@ -38,10 +38,17 @@ pub struct MrzReading {
 }
 
 impl MrzReading {
-    /// The MRZ text block: first line's top edge to the last line's bottom edge.
+    /// The MRZ text block: first line's top edge to the last line's bottom edge. The lines of
+    /// an MRZ are equally long, but the detector may stop one at its fillers (a valid reading
+    /// can come from such a box): a first or last line shorter than the longest is extended
+    /// to its length, or the block would be a trapezoid that tilts the predicted card.
     pub fn block(&self) -> Quad {
         let (first, last) = (&self.lines[0].quad, &self.lines[self.lines.len() - 1].quad);
-        Quad([first.0[0], first.0[1], last.0[2], last.0[3]])
+        let longest = self.lines.iter().map(|l| l.quad.width()).fold(0.0, f64::max);
+        let end = |start: Point, line: &Quad, end: Point| {
+            if line.width() < 0.97 * longest { start.plus(line.direction().scale(longest)) } else { end }
+        };
+        Quad([first.0[0], end(first.0[0], first, first.0[1]), end(last.0[3], last, last.0[2]), last.0[3]])
     }
 }
 
@@ -331,7 +338,6 @@ fn group_score(r: &MrzReading) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ocr::geometry::Point;
 
     fn line(text: &str, x0: f64, y0: f64, width: f64, height: f64) -> MrzLineReading {
         MrzLineReading {
