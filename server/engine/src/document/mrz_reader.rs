@@ -365,6 +365,25 @@ mod tests {
     }
 
     #[test]
+    fn a_line_cut_at_its_fillers_does_not_tilt_the_block() {
+        // The first line's box stops at its fillers (380 of 480 px); the block still spans
+        // the whole line length, as the other lines show.
+        let lines = vec![
+            line("I<UTOD231458907<<", 100.0, 500.0, 380.0, 40.0),
+            line("7408122F1204159UTO", 100.0, 546.0, 480.0, 40.0),
+            line("ERIKSSON<<ANNA<MARIA", 100.0, 592.0, 478.0, 40.0),
+        ];
+        let repaired =
+            RepairedMrz { mrz: super::super::mrz::Mrz::parse(&SPECIMEN).expect("valid specimen"), repairs: Vec::new() };
+        let block = MrzReading { format: MrzFormat::Td1, lines, repaired }.block();
+        assert!(block.0[1].distance(Point::new(580.0, 500.0)) < 1e-6, "{block:?}");
+        assert!(block.0[2].distance(Point::new(578.0, 632.0)) < 1e-6, "a complete last line is kept: {block:?}");
+    }
+
+    const SPECIMEN: [&str; 3] =
+        ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
+
+    #[test]
     fn lines_that_do_not_stack_like_a_td1_mrz_give_no_block() {
         // The second line does not start with a date.
         let lines = [
