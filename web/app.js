@@ -127,9 +127,21 @@
       stream = s;
       var video = $("video");
       video.srcObject = s;
-      document.querySelector(".viewfinder").classList.toggle("mirror", facing === "user");
+      var box = document.querySelector(".viewfinder");
+      box.classList.toggle("mirror", facing === "user");
+      box.style.aspectRatio = "";
       return video.play().catch(function () {}).then(function () { return waitForVideo(video); });
     });
+  }
+
+  // The card frame is drawn on the whole picture that is uploaded: a landscape camera gets a
+  // landscape viewfinder (cropped to portrait, the card would overflow its frame on screen yet
+  // come out small in the photo).
+  function showWholePicture() {
+    var video = $("video");
+    if (video.videoWidth > video.videoHeight) {
+      document.querySelector(".viewfinder").style.aspectRatio = video.videoWidth + " / " + video.videoHeight;
+    }
   }
 
   function waitForVideo(video) {
@@ -226,6 +238,7 @@
     $("retry").hidden = true;
     show("view-camera");
     startCamera(facing).then(function () {
+      if (overlay === "card") { showWholePicture(); }
       var shoot = function () { uploadPhoto(step); };
       $("shutter").onclick = shoot;
       // After a rejected photo, automatic capture waits for the user: retaking at once would

@@ -36,12 +36,15 @@ pub fn selfie_frame(photo: &str) -> RgbImage {
 
 /// A still picture as a short clip (it loops, so the camera shows it for as long as needed).
 pub fn still(image: &RgbImage, out: &Path) -> PathBuf {
-    clip(std::slice::from_ref(image), 5, 1.0, out)
+    clip(std::slice::from_ref(image), 5, 1.0, false, out)
 }
 
 /// `frames` at `fps`, the first held for `hold_first_secs` (time for the page to show the
-/// challenge before the head moves), the last held for a second.
-pub fn clip(frames: &[RgbImage], fps: u32, hold_first_secs: f64, out: &Path) -> PathBuf {
+/// challenge before the head moves), the last held for a second. `live`: played at 10 fps
+/// with temporal sensor noise, as a camera delivers it. Without it the held frames are
+/// byte-identical, and a busy machine lets the page grab one frame twice: the movement
+/// check rightly refuses exact duplicates as a replay (`frames_invalid`).
+pub fn clip(frames: &[RgbImage], fps: u32, hold_first_secs: f64, live: bool, out: &Path) -> PathBuf {
     let dir = out.with_extension("frames");
     std::fs::create_dir_all(&dir).expect("frame dir");
     for (i, frame) in frames.iter().enumerate() {
@@ -49,7 +52,8 @@ pub fn clip(frames: &[RgbImage], fps: u32, hold_first_secs: f64, out: &Path) -> 
     }
     let filter = format!(
         "tpad=start_mode=clone:start_duration={hold_first_secs}:stop_mode=clone:stop_duration=1,\
-         fps={fps},format=yuv420p"
+         fps={fps},format=yuv420p{}",
+        if live { ",fps=10,noise=alls=3:allf=t" } else { "" }
     );
     let status = Command::new("ffmpeg")
         .args(["-y", "-loglevel", "error", "-framerate", &fps.to_string(), "-i"])
@@ -88,5 +92,5 @@ pub fn head_turn_clip(photo: &RgbImage, face: &FaceEngine, actions: &[Action], w
     // The script starts with `hold_ms` of neutral already; a little more covers the
     // challenge request so the first movement follows the first prompt.
     let lead_secs = (PAGE_LEAD_MS as f64 + 300.0 - script.hold_ms as f64).max(0.2) / 1000.0;
-    clip(&images, 5, lead_secs, out)
+    clip(&images, 5, lead_secs, true, out)
 }

@@ -10,10 +10,6 @@ use crate::camera;
 use crate::world::World;
 use crate::{CHALLENGE, DOCUMENT, LIVENESS, SELFIE, valid_card};
 
-// The document engine does not yet read the generated valid card reliably (corners wrong at
-// 1280×960, MRZ line 1 misread and printed/MRZ mismatch at 960×720), so the document step
-// fails before the steps this test is about. Run with --run-ignored once it does.
-#[ignore = "the document engine does not yet read the generated valid card reliably"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_persons_selfie_and_a_still_photo_are_rejected() {
     let world = World::start(|_| {}).await;

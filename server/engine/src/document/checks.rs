@@ -103,8 +103,10 @@ pub fn merge(
         let value = match (from_mrz, from_printed) {
             (Some(m), Some(p)) => {
                 if agrees(name, &m, &p) {
-                    // Names keep the printed form (accents); the rest the MRZ's.
-                    let v = if matches!(name, FieldName::Surname | FieldName::GivenNames) { p } else { m };
+                    // Names keep the printed form (accents) unless OCR lost a space in it;
+                    // the rest the MRZ's.
+                    let is_name = matches!(name, FieldName::Surname | FieldName::GivenNames);
+                    let v = if is_name && names_agree(&m, &p, false) { p } else { m };
                     FieldValue { value: v, source: Source::BothAgree }
                 } else {
                     mismatches.push(name);
@@ -155,14 +157,19 @@ fn mrz_value(name: FieldName, f: &super::mrz::MrzFields, c: &super::mrz::CheckRe
 
 fn agrees(name: FieldName, mrz: &str, printed: &str) -> bool {
     match name {
-        FieldName::Surname | FieldName::GivenNames => {
-            let p = mrz_form_of_name(printed);
-            // The MRZ name may be truncated to fit its field.
-            p == mrz || (mrz.len() >= 10 && p.starts_with(mrz))
-        }
+        FieldName::Surname | FieldName::GivenNames => names_agree(mrz, printed, true),
         FieldName::Nationality => mrz.trim_end_matches('<') == printed.trim_end_matches('<'),
         _ => mrz == printed,
     }
+}
+
+/// A printed name against the MRZ's (ICAO transliteration). The MRZ name may be truncated to
+/// fit its field; with `ignore_spaces`, a space the recognizer dropped between two printed
+/// words ("LUKADURO") is not a disagreement.
+fn names_agree(mrz: &str, printed: &str, ignore_spaces: bool) -> bool {
+    let squash = |s: &str| if ignore_spaces { s.split_whitespace().collect::<String>() } else { s.to_string() };
+    let (p, m) = (squash(&mrz_form_of_name(printed)), squash(mrz));
+    p == m || (mrz.len() >= 10 && p.starts_with(&m))
 }
 
 /// Checks on the document given its merged data.
@@ -224,5 +231,24 @@ mod tests {
         // A date failing its check digit is never reported.
         let (data, _) = merge(Some(&bad), &[], "2026-11-27");
         assert!(!data.contains_key("date_of_birth"));
+    }
+
+    #[test]
+    fn a_space_lost_in_a_printed_name_is_not_a_mismatch() {
+        let mrz = Mrz::parse(&[
+            "I<UTOD231458907<<<<<<<<<<<<<<<",
+            "7408122F1204159UTO<<<<<<<<<<<6",
+            "ERIKSSON<<ANNA<MARIA<<<<<<<<<<",
+        ])
+        .expect("valid");
+        let field =
+            |name, value: &str| PrintedField { name, label: String::new(), value: value.into(), confidence: 0.9 };
+        let printed = [field(FieldName::GivenNames, "ANNAMARIA"), field(FieldName::Surname, "Eriksson")];
+        let (data, mismatches) = merge(Some(&mrz), &printed, "2026-11-27");
+        assert!(mismatches.is_empty());
+        assert_eq!(data["given_names"].value, "ANNA MARIA", "the MRZ's word breaks");
+        assert_eq!(data["surname"].value, "ERIKSSON");
+        let (_, mismatches) = merge(Some(&mrz), &[field(FieldName::GivenNames, "ANNA MARTA")], "2026-11-27");
+        assert_eq!(mismatches, vec![FieldName::GivenNames]);
     }
 }

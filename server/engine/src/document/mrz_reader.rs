@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::mrz::MrzFormat;
 use super::mrz_repair::{OcrChar, RepairedMrz, assemble};
-use crate::ocr::geometry::Quad;
+use crate::ocr::geometry::{Point, Quad};
 use crate::ocr::recognition::Recognition;
 use crate::ocr::{OcrEngine, OcrError, TextBox};
 
@@ -38,10 +38,17 @@ pub struct MrzReading {
 }
 
 impl MrzReading {
-    /// The MRZ text block: first line's top edge to the last line's bottom edge.
+    /// The MRZ text block: first line's top edge to the last line's bottom edge. The lines of
+    /// an MRZ are equally long, but the detector may stop one at its fillers (a valid reading
+    /// can come from such a box): a first or last line shorter than the longest is extended
+    /// to its length, or the block would be a trapezoid that tilts the predicted card.
     pub fn block(&self) -> Quad {
         let (first, last) = (&self.lines[0].quad, &self.lines[self.lines.len() - 1].quad);
-        Quad([first.0[0], first.0[1], last.0[2], last.0[3]])
+        let longest = self.lines.iter().map(|l| l.quad.width()).fold(0.0, f64::max);
+        let end = |start: Point, line: &Quad, end: Point| {
+            if line.width() < 0.97 * longest { start.plus(line.direction().scale(longest)) } else { end }
+        };
+        Quad([first.0[0], end(first.0[0], first, first.0[1]), end(last.0[3], last, last.0[2]), last.0[3]])
     }
 }
 
@@ -331,7 +338,6 @@ fn group_score(r: &MrzReading) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ocr::geometry::Point;
 
     fn line(text: &str, x0: f64, y0: f64, width: f64, height: f64) -> MrzLineReading {
         MrzLineReading {
@@ -357,6 +363,25 @@ mod tests {
         assert!(block.0[3].distance(Point::new(100.0, 632.0)) < 1e-6);
         assert!((block.0[1].x - (100.0 + td1_block_aspect() * height)).abs() < 1e-6);
     }
+
+    #[test]
+    fn a_line_cut_at_its_fillers_does_not_tilt_the_block() {
+        // The first line's box stops at its fillers (380 of 480 px); the block still spans
+        // the whole line length, as the other lines show.
+        let lines = vec![
+            line("I<UTOD231458907<<", 100.0, 500.0, 380.0, 40.0),
+            line("7408122F1204159UTO", 100.0, 546.0, 480.0, 40.0),
+            line("ERIKSSON<<ANNA<MARIA", 100.0, 592.0, 478.0, 40.0),
+        ];
+        let repaired =
+            RepairedMrz { mrz: super::super::mrz::Mrz::parse(&SPECIMEN).expect("valid specimen"), repairs: Vec::new() };
+        let block = MrzReading { format: MrzFormat::Td1, lines, repaired }.block();
+        assert!(block.0[1].distance(Point::new(580.0, 500.0)) < 1e-6, "{block:?}");
+        assert!(block.0[2].distance(Point::new(578.0, 632.0)) < 1e-6, "a complete last line is kept: {block:?}");
+    }
+
+    const SPECIMEN: [&str; 3] =
+        ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
 
     #[test]
     fn lines_that_do_not_stack_like_a_td1_mrz_give_no_block() {
