@@ -143,7 +143,13 @@ impl From<FieldError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        if e.is_unavailable() { ApiError::Unavailable } else { ApiError::Internal(e.to_string()) }
+        if e.is_unavailable() {
+            // The client gets a bare 503; the operator needs the cause.
+            tracing::warn!(error = %e, "database unavailable");
+            ApiError::Unavailable
+        } else {
+            ApiError::Internal(e.to_string())
+        }
     }
 }
 
