@@ -1,14 +1,12 @@
 //! Branding profiles: chosen by a session's `branding`, refused when unknown, served to the
 //! page with the logo; managed with `thirdfactor merchant branding`.
 
-use std::process::Command;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 use thirdfactor::branding::{BrandingInput, BrandingProfile};
 
 use crate::capture_link::{open_link, with_cookie};
-use crate::helpers::{Db, assert_error, spawn_app};
+use crate::helpers::{Db, assert_error, spawn_app, thirdfactor};
 use crate::on_both_databases;
 
 on_both_databases!(unknown_branding_is_refused_at_creation, the_page_gets_the_profile_and_its_logo);
@@ -97,15 +95,6 @@ async fn the_page_gets_the_profile_and_its_logo(db: Db) {
     assert_eq!(state["branding_profile"]["logo_url"], Value::Null);
     let response = with_cookie(&app, Method::GET, "/api/capture/branding/logo", &plain_cookie).await;
     assert_error(response, 404, "not_found").await;
-}
-
-fn thirdfactor(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_thirdfactor"))
-        .args(args)
-        .env("THIRDFACTOR_PATHS__DATA_DIR", data_dir)
-        .env("THIRDFACTOR_LOG__LEVEL", "warn")
-        .output()
-        .expect("run thirdfactor")
 }
 
 #[test]

@@ -196,26 +196,7 @@ async fn liveness_challenge_is_answered_once_and_a_still_burst_fails() {
     assert_eq!(again["nonce"], challenge["nonce"], "an unanswered challenge is not re-minted");
 
     // A still burst (the same photo, re-encoded per frame) cannot perform head movements.
-    let frame =
-        image::load_from_memory(&photo("obama2.jpg")).unwrap().resize(640, 640, image::imageops::FilterType::Triangle);
-    let burst = || {
-        let start = thirdfactor::store::now_ms();
-        let mut form = reqwest::multipart::Form::new().text(
-            "meta",
-            json!({ "nonce": challenge["nonce"], "timestamps": (0..12).map(|i| start + i * 150).collect::<Vec<_>>() })
-                .to_string(),
-        );
-        for i in 0..12u8 {
-            let mut img = frame.to_rgb8();
-            img.put_pixel(0, 0, image::Rgb([i, i, i])); // not byte-identical frames
-            let mut jpeg = std::io::Cursor::new(Vec::new());
-            img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
-            let part =
-                reqwest::multipart::Part::bytes(jpeg.into_inner()).file_name("f.jpg").mime_str("image/jpeg").unwrap();
-            form = form.part("frame", part);
-        }
-        form
-    };
+    let burst = still_burst(&challenge, 640);
     let url = format!("{}/api/capture/liveness", app.address);
     let first = app.client.post(&url).header("cookie", &cookie).multipart(burst()).send().await.unwrap();
     assert_eq!(first.status(), 422);
@@ -227,6 +208,31 @@ async fn liveness_challenge_is_answered_once_and_a_still_burst_fails() {
     assert_error(replay, 409, "challenge_already_answered").await;
     let fresh: Value = with_cookie(&app, Method::POST, challenge_path, &cookie).await.json().await.unwrap();
     assert_ne!(fresh["nonce"], challenge["nonce"], "a new challenge after an answer");
+}
+
+/// Twelve frames of one still photo (`side` px, re-encoded per frame so none are byte-identical)
+/// answering `challenge`: judged, but it performs no movement.
+pub fn still_burst(challenge: &Value, side: u32) -> impl Fn() -> reqwest::multipart::Form + use<> {
+    let frame = image::load_from_memory(&photo("obama2.jpg"))
+        .unwrap()
+        .resize(side, side, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let nonce = challenge["nonce"].clone();
+    move || {
+        let start = thirdfactor::store::now_ms();
+        let meta = json!({ "nonce": nonce, "timestamps": (0..12).map(|i| start + i * 150).collect::<Vec<_>>() });
+        let mut form = reqwest::multipart::Form::new().text("meta", meta.to_string());
+        for i in 0..12u8 {
+            let mut img = frame.clone();
+            img.put_pixel(0, 0, image::Rgb([i, i, i])); // not byte-identical frames
+            let mut jpeg = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+            let part =
+                reqwest::multipart::Part::bytes(jpeg.into_inner()).file_name("f.jpg").mime_str("image/jpeg").unwrap();
+            form = form.part("frame", part);
+        }
+        form
+    }
 }
 
 /// The document step's portrait crop of a generated card holds a face the face engine

@@ -4,14 +4,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn thirdfactor(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_thirdfactor"))
-        .args(args)
-        .env("THIRDFACTOR_PATHS__DATA_DIR", data_dir)
-        .env("THIRDFACTOR_LOG__LEVEL", "warn")
-        .output()
-        .expect("run thirdfactor")
-}
+use crate::helpers::thirdfactor;
 
 #[test]
 fn migrate_then_create_and_list_merchants() {

@@ -262,3 +262,13 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+/// Runs the `thirdfactor` binary with `args` on the data directory `data_dir`, as a user would.
+pub fn thirdfactor(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_thirdfactor"))
+        .args(args)
+        .env("THIRDFACTOR_PATHS__DATA_DIR", data_dir)
+        .env("THIRDFACTOR_LOG__LEVEL", "warn")
+        .output()
+        .expect("run thirdfactor")
+}

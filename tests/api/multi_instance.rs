@@ -18,7 +18,7 @@ use thirdfactor::store::sessions::SessionRecord;
 use thirdfactor::store::{Store, now_ms};
 use thirdfactor::templates::{TemplateKeys, load_template, seal_template};
 
-use crate::capture_steps::cardgen;
+use crate::capture_steps::{cardgen, still_burst};
 use crate::helpers::{Db, fresh_database_url, repo_root};
 use crate::receiver::Receiver;
 use crate::server_process::{Integrator, ServerProcess, get_state, migrated_store, open_capture, upload_step};
@@ -106,19 +106,7 @@ fn photo(name: &str) -> Vec<u8> {
 /// A photographed, valid (unexpired) ID card whose portrait is `obama.jpg`.
 fn card_photo() -> Vec<u8> {
     let year = time::OffsetDateTime::now_utc().year() as u32;
-    let fields = cardgen::CardFields {
-        surname: "KOVAC".into(),
-        given_names: "LUKA".into(),
-        date_of_birth: (1985, 6, 23),
-        sex: 'M',
-        nationality: "HRV".into(),
-        issuing_state: "HRV".into(),
-        document_number: "117243580".into(),
-        date_of_expiry: (year + 8, 3, 15),
-        portrait: "obama.jpg".into(),
-        // Head and shoulders, as ID photos are (the fixture is a half-length shot).
-        portrait_crop: Some((240, 0, 500, 667)),
-    };
+    let fields = cardgen::CardFields::valid("KOVAC", "LUKA", year + 8);
     let corners = cardgen::card_corners(480.0, 360.0, 640.0, 0.0, 1.0);
     cardgen::jpeg(&cardgen::photograph(&cardgen::render_card_with(&fields), &corners, 960, 720))
 }
@@ -212,7 +200,7 @@ async fn enrollments_and_verifications_hop_between_instances() {
     assert_eq!((status, &reply["next_step"]), (200, &json!("liveness")), "{reply}");
     let challenge: Value =
         post_with_cookie(cluster.next(), "/api/capture/liveness/challenge", &cookie, None).await.json().await.unwrap();
-    let burst = still_burst(&challenge);
+    let burst = still_burst(&challenge, 480);
     let answered = post_with_cookie(cluster.next(), "/api/capture/liveness", &cookie, Some(burst())).await;
     assert_eq!(answered.status(), 422, "judged (a still burst fails), not refused as unknown");
     let replay = post_with_cookie(cluster.next(), "/api/capture/liveness", &cookie, Some(burst())).await;
@@ -229,30 +217,6 @@ async fn enrollments_and_verifications_hop_between_instances() {
     let got = receiver.received();
     let paths: HashSet<_> = got.iter().map(|r| r.path.clone()).collect();
     assert_eq!((got.len(), paths.len()), (4, 4), "one delivery per session");
-}
-
-/// Twelve frames of one still photo answering `challenge` (fails liveness, but is judged).
-fn still_burst(challenge: &Value) -> impl Fn() -> reqwest::multipart::Form + use<> {
-    let frame = image::load_from_memory(&photo("obama2.jpg"))
-        .unwrap()
-        .resize(480, 480, image::imageops::FilterType::Triangle)
-        .to_rgb8();
-    let nonce = challenge["nonce"].clone();
-    let start = now_ms();
-    move || {
-        let meta = json!({ "nonce": nonce, "timestamps": (0..12).map(|i| start + i * 150).collect::<Vec<_>>() });
-        let mut form = reqwest::multipart::Form::new().text("meta", meta.to_string());
-        for i in 0..12u8 {
-            let mut img = frame.clone();
-            img.put_pixel(0, 0, image::Rgb([i, i, i])); // not byte-identical frames
-            let mut jpeg = std::io::Cursor::new(Vec::new());
-            img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
-            let part =
-                reqwest::multipart::Part::bytes(jpeg.into_inner()).file_name("f.jpg").mime_str("image/jpeg").unwrap();
-            form = form.part("frame", part);
-        }
-        form
-    }
 }
 
 /// Many sessions end at once on both instances; the receiver fails each session's first two

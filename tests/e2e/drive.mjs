@@ -49,6 +49,13 @@ async function stepResponse(page, path) {
   return { status: response.status(), body: await response.json().catch(() => null) };
 }
 
+// The page shows its feedback once it has handled the step's reply (none on some paths).
+async function feedbackShown(page) {
+  await page.waitForFunction(
+    () => { const f = document.getElementById("feedback"); return f && f.textContent.trim().length > 0; },
+    null, { timeout }).catch(() => {});
+}
+
 const actions = {
   async consent(page, a) {
     await page.locator("#consent-accept").waitFor({ state: "visible", timeout });
@@ -66,10 +73,7 @@ const actions = {
     const title = await visibleText(page, "#camera-title");
     if (a.shot) { await shot(page, a.shot); }
     const response = await pending;
-    // The page shows its feedback once it has handled the reply.
-    await page.waitForFunction(
-      () => { const f = document.getElementById("feedback"); return f && f.textContent.trim().length > 0; },
-      null, { timeout }).catch(() => {});
+    await feedbackShown(page);
     if (a.shot_after) { await shot(page, a.shot_after); }
     return { title, response, feedback: await visibleText(page, "#feedback") };
   },
@@ -82,9 +86,7 @@ const actions = {
     prompts.push(await visibleText(page, "#prompt-text"));
     if (a.shot) { await shot(page, a.shot); }
     const response = await pending;
-    await page.waitForFunction(
-      () => { const f = document.getElementById("feedback"); return f && f.textContent.trim().length > 0; },
-      null, { timeout }).catch(() => {});
+    await feedbackShown(page);
     if (a.shot_after) { await shot(page, a.shot_after); }
     return { prompts, response, feedback: await visibleText(page, "#feedback") };
   },

@@ -72,6 +72,24 @@ impl CardFields {
         }
     }
 
+    /// A valid Croatian card (expiring in `expiry_year`) of the fetched Obama portrait, head and
+    /// shoulders as ID photos are (the fixture is a half-length shot).
+    #[allow(dead_code)] // used by the API and browser tests, not the engine's
+    pub fn valid(surname: &str, given_names: &str, expiry_year: u32) -> Self {
+        Self {
+            surname: surname.into(),
+            given_names: given_names.into(),
+            date_of_birth: (1985, 6, 23),
+            sex: 'M',
+            nationality: "HRV".into(),
+            issuing_state: "HRV".into(),
+            document_number: "117243580".into(),
+            date_of_expiry: (expiry_year, 3, 15),
+            portrait: "obama.jpg".into(),
+            portrait_crop: Some((240, 0, 500, 667)),
+        }
+    }
+
     /// The three TD1 lines, with the check digits and the composite check digit.
     pub fn mrz(&self) -> [String; 3] {
         let number = pad(&self.document_number, 9);
