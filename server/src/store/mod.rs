@@ -6,6 +6,7 @@ pub mod branding;
 pub mod enrollments;
 pub mod merchants;
 pub mod sessions;
+mod sqlite_health;
 pub mod webhooks;
 
 use std::borrow::Cow;
@@ -18,13 +19,20 @@ use sqlx::{AnyPool, Executor};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        sqlite_health::note(&e);
+        StoreError::Database(e)
+    }
 }
 
 impl StoreError {
@@ -36,10 +44,11 @@ impl StoreError {
                 matches!(
                     e,
                     sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
-                ) || e.as_database_error().is_some_and(|d| {
-                    let msg = d.message();
-                    msg.contains("readonly") || msg.contains("read-only") || msg.contains("disk I/O")
-                })
+                ) || sqlite_health::is_write_refusal(e)
+                    || e.as_database_error().is_some_and(|d| {
+                        let msg = d.message();
+                        msg.contains("readonly") || msg.contains("read-only") || msg.contains("locked")
+                    })
             }
             _ => false,
         }
@@ -88,7 +97,13 @@ impl Store {
         if backend == Backend::Sqlite {
             ensure_sqlite_parent_dir(url);
         }
-        let pool = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(timeout).connect(url).await?;
+        let mut options = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(timeout);
+        if backend == Backend::Sqlite {
+            options = options
+                .after_release(|_, meta| Box::pin(async move { Ok(sqlite_health::connection_is_usable(&meta)) }))
+                .before_acquire(|_, meta| Box::pin(async move { Ok(sqlite_health::connection_is_usable(&meta)) }));
+        }
+        let pool = options.connect(url).await?;
         let store = Self { pool, backend };
         if backend == Backend::Sqlite {
             // WAL lets readers proceed during a write; the setting persists in the file.
