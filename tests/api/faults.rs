@@ -259,8 +259,8 @@ async fn read_only_sqlite_file_gives_503_and_nothing_is_lost() {
     // before it recovers; a client retries, as the header tells it to.
     let cancelled = retry_while_unavailable(|| integrator.try_cancel(&server, &id)).await;
     assert_eq!(cancelled, 200, "cancel once the database is writable; server log:\n{}", server.log_tail());
-    let delivered = tokio::time::timeout(Duration::from_secs(15), receiver.wait_for(1, Duration::from_secs(16))).await;
-    assert!(delivered.is_ok(), "the webhook was not delivered; server log:\n{}", server.log_tail());
+    let delivered = receiver.try_wait_for(1, Duration::from_secs(15)).await;
+    assert!(delivered.is_some(), "the webhook was not delivered; server log:\n{}", server.log_tail());
     let create = || async { integrator.create(&server, "enrollment,liveness").await.status().as_u16() };
     assert_eq!(retry_while_unavailable(create).await, 201, "server log:\n{}", server.log_tail());
 }

@@ -86,13 +86,23 @@ impl Receiver {
 
     /// Waits until `n` requests have arrived (or panics after `timeout`).
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        match self.try_wait_for(n, timeout).await {
+            Some(got) => got,
+            None => panic!("expected {n} webhook requests, got {}", self.received().len()),
+        }
+    }
+
+    /// Like [`Self::wait_for`], but `None` on timeout, for callers that explain the failure.
+    pub async fn try_wait_for(&self, n: usize, timeout: Duration) -> Option<Vec<Received>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let got = self.received();
             if got.len() >= n {
-                return got;
+                return Some(got);
             }
-            assert!(tokio::time::Instant::now() < deadline, "expected {n} webhook requests, got {}", got.len());
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

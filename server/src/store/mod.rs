@@ -45,9 +45,10 @@ impl StoreError {
                     e,
                     sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
                 ) || sqlite_health::is_write_refusal(e)
+                    // PostgreSQL: a read-only transaction or standby; SQLite: busy or locked.
                     || e.as_database_error().is_some_and(|d| {
                         let msg = d.message();
-                        msg.contains("readonly") || msg.contains("read-only") || msg.contains("locked")
+                        msg.contains("read-only") || msg.contains("locked")
                     })
             }
             _ => false,
@@ -99,8 +100,8 @@ impl Store {
         }
         let mut options = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(timeout);
         if backend == Backend::Sqlite {
+            // Runs for every idle connection before it is handed out.
             options = options
-                .after_release(|_, meta| Box::pin(async move { Ok(sqlite_health::connection_is_usable(&meta)) }))
                 .before_acquire(|_, meta| Box::pin(async move { Ok(sqlite_health::connection_is_usable(&meta)) }));
         }
         let pool = options.connect(url).await?;

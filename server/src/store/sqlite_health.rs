@@ -6,8 +6,8 @@
 //! read-only by SQLite (every later write: "attempt to write a readonly database"), and a write
 //! that failed with an I/O error can leave the connection inside a transaction with an old
 //! snapshot (every later write: SQLITE_BUSY_SNAPSHOT, "database is locked"). So every refusal
-//! is noted here, and the pool replaces each connection that existed at the last refusal,
-//! on release and on acquire.
+//! is noted here, and the pool replaces each connection that existed at the last refusal
+//! when it is next acquired.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,16 +21,16 @@ static LAST_REFUSAL_MS: AtomicU64 = AtomicU64::new(0);
 /// A monotonic millisecond clock that starts at 1, so 0 can mean "never".
 fn clock_ms() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+    duration_ms(START.get_or_init(Instant::now).elapsed()) + 1
 }
 
 /// SQLite result codes (primary or extended) that mean the database refused the write.
-const REFUSAL_CODES: &[&str] = &[
-    "8",   // SQLITE_READONLY and its extended codes' primary
-    "10",  // SQLITE_IOERR
-    "13",  // SQLITE_FULL
-    "14",  // SQLITE_CANTOPEN
-    "517", // SQLITE_BUSY_SNAPSHOT: a stale snapshot that cannot be upgraded to a write
+const REFUSAL_CODES: &[u32] = &[
+    8,   // SQLITE_READONLY and its extended codes' primary
+    10,  // SQLITE_IOERR
+    13,  // SQLITE_FULL
+    14,  // SQLITE_CANTOPEN
+    517, // SQLITE_BUSY_SNAPSHOT: a stale snapshot that cannot be upgraded to a write
 ];
 
 /// True for an error that says SQLite refused a write on this connection.
@@ -42,8 +42,7 @@ pub fn is_write_refusal(e: &sqlx::Error) -> bool {
     let Some(number) = code.parse::<u32>().ok().filter(|_| code.len() <= 4) else {
         return false;
     };
-    let primary = (number & 0xff).to_string();
-    REFUSAL_CODES.contains(&code.as_ref()) || REFUSAL_CODES.contains(&primary.as_str())
+    REFUSAL_CODES.contains(&number) || REFUSAL_CODES.contains(&(number & 0xff))
 }
 
 /// Notes `e` if it is a refused write (called where a sqlx error becomes a `StoreError`).
