@@ -128,6 +128,9 @@ pub struct LivenessSettings {
     pub passive_min_live: f32,
     /// Weight of the passive score in the fused liveness score.
     pub passive_weight: f32,
+    /// The face detector runs on every n-th burst frame; the frames between follow the face
+    /// by its landmarks (1 = detector on every frame).
+    pub detector_every_nth_frame: usize,
     /// TEST ONLY: draws every challenge's actions from this seed, so browser tests know the
     /// order in advance. The nonce stays random. Absent by default; a loud warning at start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -332,6 +335,9 @@ impl LivenessSettings {
         if !unit(self.passive_min_live) || !unit(self.passive_weight) {
             return invalid("passive_min_live and passive_weight must be in 0..1");
         }
+        if !(1..=4).contains(&self.detector_every_nth_frame) {
+            return invalid("detector_every_nth_frame must be between 1 and 4");
+        }
         if !(0.0..=1.0).contains(&self.min_homography_residual) || !(0..=30_000).contains(&self.clock_skew_ms) {
             return invalid("min_homography_residual must be in 0..1 and clock_skew_ms in 0..30000");
         }
@@ -463,6 +469,7 @@ impl Settings {
         c.passive_gate = l.passive_gate;
         c.passive_min_live = l.passive_min_live;
         c.passive_weight = l.passive_weight;
+        c.detect_every = l.detector_every_nth_frame;
         c
     }
 

@@ -46,6 +46,10 @@ struct Args {
     /// Directory for report.md, report.json, verifications.json, latency.png, rss.png.
     #[arg(long, default_value = "target/loadtest")]
     out: PathBuf,
+    /// Extra `[liveness]` setting for the server, `key=value` in TOML (repeatable), for A/B
+    /// runs of one knob, e.g. `--liveness detector_every_nth_frame=1`.
+    #[arg(long = "liveness", value_name = "KEY=VALUE")]
+    liveness: Vec<String>,
 }
 
 fn repo_root() -> PathBuf {
@@ -63,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
     let root = repo_root();
     let dir = tempfile::tempdir()?;
     let port = server::free_port()?;
-    let config = server::write_config(dir.path(), &root, port)?;
+    let config = server::write_config(dir.path(), &root, port, &args.liveness)?;
     let settings = Settings::load(Some(&config))?;
     let receiver = receiver::Receiver::start(0).await;
 

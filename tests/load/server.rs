@@ -17,8 +17,9 @@ pub struct ServerProcess {
 /// The config the load test runs with: plain HTTP on loopback, SQLite in `dir`, rate limits far
 /// above the test's request rate (one client IP sends every request), blink left out of the
 /// challenge (the synthetic head cannot blink, as in the browser tests). Everything else —
-/// workers, model sessions, analysis slots and queue — stays at the shipped defaults.
-pub fn write_config(dir: &Path, root: &Path, port: u16) -> anyhow::Result<PathBuf> {
+/// workers, model sessions, analysis slots and queue — stays at the shipped defaults, unless
+/// `liveness` adds `key=value` lines to `[liveness]`.
+pub fn write_config(dir: &Path, root: &Path, port: u16, liveness: &[String]) -> anyhow::Result<PathBuf> {
     let models = root.join("models/files");
     let text = format!(
         r#"[server]
@@ -40,6 +41,7 @@ allow_private_targets = true
 
 [liveness]
 actions = ["turn_left", "turn_right", "look_up"]
+{extra}
 
 [rate_limits]
 per_api_key_per_minute = 10000000
@@ -53,6 +55,7 @@ level = "warn"
         db = dir.join("load.db").display(),
         data = dir.join("data").display(),
         models = models.display(),
+        extra = liveness.join("\n"),
     );
     let path = dir.join("thirdfactor.toml");
     std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;

@@ -1,7 +1,8 @@
 //! Liveness: one 12-frame burst (≤ 640 px JPEG frames of a synthetic head turn left then right
 //! made from the fixture photo by tests/support/headturn.rs) through `LivenessEngine::evaluate`,
-//! frames analysed in parallel; and the same with one rayon thread, to show what the parallel
-//! stage buys.
+//! frames analysed in parallel; the same with one rayon thread, to show what the parallel
+//! stage buys; and the same with the detector on every frame (`detect_every = 1`), the baseline
+//! for the default's face tracking between detector frames.
 
 use std::sync::Arc;
 
@@ -55,6 +56,15 @@ fn bench(c: &mut Criterion) {
     let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
     group.bench_function("evaluate_12_frames_one_thread", |b| {
         b.iter(|| single.install(|| engine.evaluate(&challenge, "bench", &frames, None)))
+    });
+    let every_frame = LivenessEngine::new(
+        models.clone(),
+        FaceConfig::default(),
+        LivenessConfig { detect_every: 1, ..LivenessConfig::default() },
+    );
+    assert!(every_frame.evaluate(&challenge, "bench", &frames, None).approved);
+    group.bench_function("evaluate_12_frames_parallel_detector_every_frame", |b| {
+        b.iter(|| every_frame.evaluate(&challenge, "bench", &frames, None))
     });
     group.finish();
 }

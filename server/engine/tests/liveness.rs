@@ -179,6 +179,30 @@ fn a_synthetic_head_turn_is_approved_and_the_reversed_order_is_not() {
 }
 
 #[test]
+fn frames_between_detector_runs_follow_the_face_like_the_detector() {
+    // The default runs the detector on every other frame; the frames between find the face from
+    // the previous frame's landmarks. On a head turn their poses must agree with the detector's.
+    let actions = [Action::TurnLeft, Action::TurnRight];
+    let frames = head_turn_frames("obama.jpg", &actions, false);
+    let every_frame = LivenessEngine::new(
+        common::face_models(),
+        FaceConfig::default(),
+        LivenessConfig { detect_every: 1, ..LivenessConfig::default() },
+    );
+    let tracked = engine().analyze(&frames, false);
+    let detected = every_frame.analyze(&frames, false);
+    let tracked_indices: Vec<usize> = tracked.iter().filter(|f| f.report.tracked).map(|f| f.report.index).collect();
+    assert!(tracked_indices.len() >= frames.len() / 2 - 1, "tracked frames {tracked_indices:?}");
+    assert!(detected.iter().all(|f| !f.report.tracked));
+    for i in tracked_indices {
+        let (t, d) = (tracked[i].report.pose.expect("pose"), detected[i].report.pose.expect("pose"));
+        assert!((t.yaw - d.yaw).abs() < 4.0 && (t.pitch - d.pitch).abs() < 4.0, "frame {i}: {t:?} vs {d:?}");
+        let iou = tracked[i].report.face_box.expect("box").iou(&detected[i].report.face_box.expect("box"));
+        assert!(iou > 0.7, "frame {i}: box IoU {iou}");
+    }
+}
+
+#[test]
 fn the_same_motion_of_a_flat_picture_is_rejected_as_flat() {
     let actions = [Action::TurnLeft, Action::TurnRight];
     let frames = head_turn_frames("obama.jpg", &actions, true);

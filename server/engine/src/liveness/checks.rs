@@ -316,6 +316,7 @@ mod tests {
                 faces: 1,
                 face_score: Some(0.99),
                 face_box: None,
+                tracked: false,
                 pose: Some(Pose { yaw, pitch, roll: 0.0 }),
                 landmark_pose: None,
                 model_pose: None,

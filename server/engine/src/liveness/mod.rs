@@ -109,6 +109,10 @@ pub struct LivenessConfig {
     pub max_faceless_fraction: f32,
     /// Also run `fr_pose` on every frame, for comparison in the details (default off).
     pub compare_pose_model: bool,
+    /// The detector runs on every n-th frame (default 2); the frames between find the face
+    /// from the previous frame's landmarks (`frames::track_face`), which costs a fifth of the
+    /// detector. 1 = the detector on every frame.
+    pub detect_every: usize,
 }
 
 impl Default for ChallengeThresholds {
@@ -156,6 +160,7 @@ impl Default for LivenessConfig {
             min_track_iou: 0.3,
             max_faceless_fraction: 0.2,
             compare_pose_model: false,
+            detect_every: 2,
         }
     }
 }
@@ -253,6 +258,7 @@ impl LivenessEngine {
             // camera). Without the mirror-image pass the shared set's identity scores move by
             // ≤ 0.009 and no decision changes; it saves a dlib run per embedded frame.
             embedding: self.face.embedding.without_flips(),
+            detect_every: c.detect_every,
         };
         let mut analyzed = frames::analyze_frames(&self.models, frames, &settings);
         let pick = |count| FrontalPick { count, max_yaw: c.frontal_max_yaw, max_pitch: c.frontal_max_pitch };
