@@ -119,8 +119,10 @@ pub struct LivenessSettings {
     pub eye_open_below: f32,
     /// The page sends mirrored frames (flips turn directions).
     pub mirrored_frames: bool,
-    /// 3-D test: least homography residual (inter-ocular units) a real head shows in a turn.
+    /// 3-D test: least homography residual (inter-ocular units) a real head shows in a turn,
+    /// and the pixels it must also reach (above landmark noise).
     pub min_homography_residual: f32,
+    pub min_parallax_px: f32,
     /// Phone/server clock difference tolerated at both ends of the window.
     pub clock_skew_ms: i64,
     /// Whether the passive anti-spoofing score may reject, and below which P(live).
@@ -338,8 +340,11 @@ impl LivenessSettings {
         if !(1..=4).contains(&self.detector_every_nth_frame) {
             return invalid("detector_every_nth_frame must be between 1 and 4");
         }
-        if !(0.0..=1.0).contains(&self.min_homography_residual) || !(0..=30_000).contains(&self.clock_skew_ms) {
-            return invalid("min_homography_residual must be in 0..1 and clock_skew_ms in 0..30000");
+        if !unit(self.min_homography_residual) {
+            return invalid("min_homography_residual must be in 0..1");
+        }
+        if !(0.0..=20.0).contains(&self.min_parallax_px) || !(0..=30_000).contains(&self.clock_skew_ms) {
+            return invalid("min_parallax_px must be in 0..20 and clock_skew_ms in 0..30000");
         }
         Ok(())
     }
@@ -465,7 +470,8 @@ impl Settings {
         c.challenge.eye_open_below = l.eye_open_below;
         c.challenge.mirrored_frames = l.mirrored_frames;
         c.integrity.clock_skew_ms = l.clock_skew_ms;
-        c.min_homography_residual = l.min_homography_residual;
+        c.geometry.min_homography_residual = l.min_homography_residual;
+        c.geometry.min_residual_px = l.min_parallax_px;
         c.passive_gate = l.passive_gate;
         c.passive_min_live = l.passive_min_live;
         c.passive_weight = l.passive_weight;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use image::{RgbImage, imageops};
+use image::RgbImage;
 use thirdfactor_engine::face::FaceEngine;
 use thirdfactor_engine::liveness::Action;
 
@@ -26,12 +26,7 @@ pub fn card_photo(fields: &CardFields) -> RgbImage {
 pub fn selfie_frame(photo: &str) -> RgbImage {
     let path = repo_root().join("fixtures/fetched").join(photo);
     let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e} (scripts/setup fetches it)", path.display()));
-    let img = img.to_rgb8();
-    let (w, h) = img.dimensions();
-    let crop_h = (w * 4 / 3).min(h);
-    let crop_w = crop_h * 3 / 4;
-    let top = imageops::crop_imm(&img, (w - crop_w) / 2, 0, crop_w, crop_h).to_image();
-    imageops::resize(&top, 480, 640, imageops::FilterType::Lanczos3)
+    headturn::front_camera_frame(&img.to_rgb8(), 480)
 }
 
 /// A still picture as a short clip (it loops, so the camera shows it for as long as needed).

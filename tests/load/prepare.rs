@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail, ensure};
-use image::{RgbImage, imageops};
+use image::RgbImage;
 use thirdfactor::config::Settings;
 use thirdfactor::domain::{ApiKey, WebhookSecret};
 use thirdfactor::store::merchants::NewMerchant;
@@ -96,12 +96,7 @@ pub fn possible_sequences(settings: &Settings) -> Vec<Vec<Action>> {
 fn selfie_frame(root: &Path, photo: &str) -> anyhow::Result<RgbImage> {
     let path = root.join("fixtures/fetched").join(photo);
     let img = image::open(&path).with_context(|| format!("{} (scripts/setup fetches it)", path.display()))?;
-    let img = img.to_rgb8();
-    let (w, h) = img.dimensions();
-    let crop_h = (w * 4 / 3).min(h);
-    let crop_w = crop_h * 3 / 4;
-    let top = imageops::crop_imm(&img, (w - crop_w) / 2, 0, crop_w, crop_h).to_image();
-    Ok(imageops::resize(&top, 480, 640, imageops::FilterType::Triangle))
+    Ok(headturn::front_camera_frame(&img.to_rgb8(), 480))
 }
 
 fn jpeg(image: &RgbImage) -> anyhow::Result<Vec<u8>> {

@@ -1,4 +1,4 @@
-//! Liveness: one 12-frame burst (≤ 640 px JPEG frames of a synthetic head turn left then right
+//! Liveness: one 12-frame burst (480×640 JPEG frames of a synthetic head turn left then right
 //! made from the fixture photo by tests/support/headturn.rs) through `LivenessEngine::evaluate`,
 //! frames analysed in parallel; the same with one rayon thread, to show what the parallel
 //! stage buys; and the same with the detector on every frame (`detect_every = 1`), the baseline
@@ -9,7 +9,6 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use image::RgbImage;
 use thirdfactor_engine::face::FaceConfig;
-use thirdfactor_engine::imaging;
 use thirdfactor_engine::liveness::{Action, Challenge, Frame, LivenessConfig, LivenessEngine};
 use thirdfactor_engine::models::ModelSet;
 
@@ -24,7 +23,8 @@ use common::repo_root;
 /// Twelve frames spanning turn_left then turn_right (5.5 fps over the 2 s script).
 fn burst(models: &Arc<ModelSet>) -> Vec<Frame> {
     let src = image::open(repo_root().join("fixtures/fetched/obama.jpg")).expect("fixture").into_rgb8();
-    let photo: RgbImage = imaging::fit_within(&src, 640);
+    // 480×640 as the page's front camera sends it, the face as large as the oval makes it.
+    let photo: RgbImage = headturn::front_camera_frame(&src, 480);
     let face = thirdfactor_engine::face::FaceEngine::new(models.clone(), FaceConfig::default());
     let landmarks = headturn::landmarks_of(&face, &photo).expect("a face in the fixture");
     let script = headturn::Script { fps: 5.5, ..headturn::Script::new(&[Action::TurnLeft, Action::TurnRight]) };

@@ -69,8 +69,26 @@ fn a_tilted_photo_is_rejected_as_flat() {
     let measures = geometry.measures.expect("landmarks in every frame");
     assert!(!decision.approved);
     assert!(decision.reasons.contains(&ReasonCode::FlatPresentation), "{:?} {measures:?}", decision.reasons);
-    assert!(measures.homography_residual < geometry.min_homography_residual, "{measures:?}");
+    assert!(geometry.depth_ratio() < 1.0, "{measures:?}");
     assert_eq!(decision.details.faces.as_ref().map(|f| f.frames_without_face), Some(0));
+}
+
+#[test]
+fn a_tilted_photo_of_a_small_face_is_flat_despite_landmark_noise() {
+    // Biden's face in this small copy is 19 px between the eyes: landmark noise alone gives a
+    // tilted photo a whole-face residual above 0.08 IOD, but not above the pixel noise floor.
+    let photo = small_photo("biden.jpg");
+    let burst = tilted_burst(&photo, 12, 50.0);
+    let decision = engine().evaluate(
+        &challenge(&[Action::TurnLeft, Action::TurnRight]),
+        "n0nce-for-tests",
+        &frames(&burst, ISSUED_AT + 500),
+        None,
+    );
+    let geometry = decision.details.geometry.as_ref().expect("geometry measured");
+    let measures = geometry.measures.expect("landmarks in every frame");
+    assert!(measures.eye_distance_px < 25.0, "{measures:?}");
+    assert!(decision.reasons.contains(&ReasonCode::FlatPresentation), "{:?} {measures:?}", decision.reasons);
 }
 
 #[test]
@@ -147,13 +165,17 @@ fn another_persons_selfie_is_an_identity_change() {
 }
 
 /// A synthetic head turn (support/headturn.rs: a depth-warped fixture photo) answering
-/// `actions`, as timed JPEG frames starting 500 ms after the challenge.
+/// `actions` by the fixture `name` framed as the front camera shows a face in the page's oval,
+/// as timed JPEG frames starting 500 ms after the challenge.
 fn head_turn_frames(name: &str, actions: &[Action], flat: bool) -> Vec<Frame> {
+    head_turn_frames_of(&headturn::front_camera_frame(&common::fixture(name), 360), actions, flat)
+}
+
+fn head_turn_frames_of(photo: &RgbImage, actions: &[Action], flat: bool) -> Vec<Frame> {
     let face = thirdfactor_engine::face::FaceEngine::new(common::face_models(), FaceConfig::default());
-    let photo = small_photo(name);
-    let landmarks = headturn::landmarks_of(&face, &photo).expect("a face in the fixture");
+    let landmarks = headturn::landmarks_of(&face, photo).expect("a face in the fixture");
     let script = headturn::Script { start_ms: ISSUED_AT + 500, flat, ..headturn::Script::new(actions) };
-    let rendered = headturn::head_turn(&photo, &landmarks, &script).expect("renderable script");
+    let rendered = headturn::head_turn(photo, &landmarks, &script).expect("renderable script");
     rendered.iter().map(|f| Frame { jpeg: jpeg(&f.image), timestamp_ms: f.timestamp_ms }).collect()
 }
 
@@ -215,10 +237,12 @@ fn the_same_motion_of_a_flat_picture_is_rejected_as_flat() {
 #[test]
 fn a_face_swapped_in_while_turned_breaks_the_track() {
     // Only near-frontal frames are embedded, so the swap must be caught by the face track:
-    // the turned frames come from another person's head turn, filmed elsewhere in the picture.
+    // the turned frames come from another person's head turn, filmed elsewhere in the picture
+    // (the whole fixture photos: the two heads sit at different places). The same swap at the
+    // same place and size is not caught: docs/liveness-engine.md, limitations.
     let actions = [Action::TurnLeft, Action::TurnRight];
-    let mut frames = head_turn_frames("obama.jpg", &actions, false);
-    let other = head_turn_frames("biden.jpg", &actions, false);
+    let mut frames = head_turn_frames_of(&small_photo("obama.jpg"), &actions, false);
+    let other = head_turn_frames_of(&small_photo("biden.jpg"), &actions, false);
     for i in [4, 5, 6, 13, 14, 15] {
         frames[i].jpeg = other[i].jpeg.clone();
     }

@@ -7,7 +7,7 @@ use super::challenge::{Action, Challenge};
 use super::frames::{AnalyzedFrame, thumbnail_difference};
 use super::geometry::{self, PlanarityMeasures};
 use super::pose::Pose;
-use super::{ChallengeThresholds, IntegrityThresholds};
+use super::{ChallengeThresholds, GeometryThresholds, IntegrityThresholds};
 use crate::face::embed::Embedding;
 
 // ---------------------------------------------------------------------------------------------
@@ -221,16 +221,30 @@ pub struct GeometryCheck {
     /// Only meaningful when the challenge asks for a turn (yaw parallax).
     pub applicable: bool,
     pub measures: Option<PlanarityMeasures>,
-    pub min_homography_residual: f32,
+    pub thresholds: GeometryThresholds,
     pub passed: bool,
 }
 
-pub fn geometry(frames: &[AnalyzedFrame], challenge: &Challenge, min_residual: f32) -> GeometryCheck {
+impl GeometryCheck {
+    /// The homography residual over its threshold (1.0 = at it); 0 when it is below the pixel
+    /// noise floor.
+    pub fn depth_ratio(&self) -> f32 {
+        let Some(m) = self.measures else { return 0.0 };
+        let t = &self.thresholds;
+        if m.homography_residual * m.eye_distance_px < t.min_residual_px {
+            return 0.0;
+        }
+        m.homography_residual / t.min_homography_residual.max(1e-6)
+    }
+}
+
+pub fn geometry(frames: &[AnalyzedFrame], challenge: &Challenge, thresholds: GeometryThresholds) -> GeometryCheck {
     let track: Vec<_> = frames.iter().filter_map(|f| f.landmarks.as_ref()).collect();
     let measures = geometry::planarity(&track);
     let applicable = challenge.actions.iter().any(|a| a.is_turn());
-    let passed = !applicable || measures.is_some_and(|m| m.homography_residual >= min_residual);
-    GeometryCheck { applicable, measures, min_homography_residual: min_residual, passed }
+    let mut check = GeometryCheck { applicable, measures, thresholds, passed: false };
+    check.passed = !applicable || check.depth_ratio() >= 1.0;
+    check
 }
 
 // ---------------------------------------------------------------------------------------------

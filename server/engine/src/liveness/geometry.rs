@@ -19,8 +19,15 @@ pub struct PlanarityMeasures {
     pub affine_residual: f32,
     /// Max change of the nose position along the eye line (affine-invariant; yaw-only cue).
     pub nose_ratio_change: f32,
+    /// Max over frames of the RMS distance (IOD) of the nose points (27–35) from where a
+    /// homography fitted to the near-planar points alone (brows, eyes, mouth) puts them: the nose
+    /// stands out of that plane on a head, lies in it on a photo.
+    pub nose_parallax: f32,
     /// Frame index (in the track) where the homography residual peaked.
     pub peak_frame: usize,
+    /// The reference frame's inter-ocular distance in pixels: landmark noise is ~1 px whatever
+    /// the face size, so the residuals of a small face are mostly noise.
+    pub eye_distance_px: f32,
 }
 
 /// Measures the track against its first entry. `None` with fewer than two usable frames.
@@ -34,8 +41,14 @@ pub fn planarity(track: &[&Landmarks68]) -> Option<PlanarityMeasures> {
         return None;
     }
     let r0 = nose_ratio(reference);
-    let mut out =
-        PlanarityMeasures { homography_residual: 0.0, affine_residual: 0.0, nose_ratio_change: 0.0, peak_frame: 0 };
+    let mut out = PlanarityMeasures {
+        homography_residual: 0.0,
+        affine_residual: 0.0,
+        nose_ratio_change: 0.0,
+        nose_parallax: 0.0,
+        peak_frame: 0,
+        eye_distance_px: iod,
+    };
     for (i, frame) in rest.iter().enumerate() {
         let h = homography_residual(&reference.0, &frame.0).unwrap_or(f32::INFINITY) / iod;
         if h > out.homography_residual {
@@ -44,6 +57,8 @@ pub fn planarity(track: &[&Landmarks68]) -> Option<PlanarityMeasures> {
         }
         out.affine_residual = out.affine_residual.max(affine_residual(&reference.0, &frame.0) / iod);
         out.nose_ratio_change = out.nose_ratio_change.max((nose_ratio(frame) - r0).abs());
+        let nose = nose_parallax(&reference.0, &frame.0).unwrap_or(f32::INFINITY) / iod;
+        out.nose_parallax = out.nose_parallax.max(nose);
     }
     Some(out)
 }
@@ -56,6 +71,23 @@ pub fn nose_ratio(landmarks: &Landmarks68) -> f32 {
     let nose = landmarks.0.get(30).copied().unwrap_or(l);
     let (ex, ey) = (r.x - l.x, r.y - l.y);
     ((nose.x - l.x) * ex + (nose.y - l.y) * ey) / (ex * ex + ey * ey).max(1e-6)
+}
+
+/// Brows (17–26), eyes (36–47) and mouth (48–67): close to one plane on a face.
+const FACE_PLANE: [std::ops::Range<usize>; 3] = [17..27, 36..48, 48..68];
+/// Nose bridge and base (27–35): out of that plane by about one inter-ocular distance.
+const NOSE: std::ops::Range<usize> = 27..36;
+
+/// RMS distance (pixels) of the nose points of `dst` from the image of `src`'s nose points under
+/// the homography fitted to the face-plane points only.
+pub fn nose_parallax(src: &[Point], dst: &[Point]) -> Option<f32> {
+    if src.len() < 68 || dst.len() < 68 {
+        return None;
+    }
+    let plane = |p: &[Point]| FACE_PLANE.iter().flat_map(|r| p[r.clone()].iter().copied()).collect::<Vec<_>>();
+    let h = fit_homography(&plane(src), &plane(dst))?;
+    let sq: f64 = NOSE.map(|i| sq_dist(apply_h(&h, src[i]), dst[i])).sum();
+    Some((sq / NOSE.len() as f64).sqrt() as f32)
 }
 
 /// RMS distance (pixels) between `dst` and the best homography image of `src` (normalised DLT).

@@ -79,8 +79,8 @@ pub struct IntegrityThresholds {
 pub struct LivenessConfig {
     pub challenge: ChallengeThresholds,
     pub integrity: IntegrityThresholds,
-    /// 3-D test: minimum homography residual (IOD) when a turn was asked (default 0.08).
-    pub min_homography_residual: f32,
+    /// 3-D test thresholds, applied when a turn was asked.
+    pub geometry: GeometryThresholds,
     /// Frames scored by the passive model (default 2: the same frontal frames as the
     /// embeddings, so the second pass touches at most two frames).
     pub passive_frames: usize,
@@ -113,6 +113,23 @@ pub struct LivenessConfig {
     /// from the previous frame's landmarks (`frames::track_face`), which costs a fifth of the
     /// detector. 1 = the detector on every frame.
     pub detect_every: usize,
+}
+
+/// What counts as depth in the 3-D test (`checks::geometry`): the homography residual above
+/// its threshold in inter-ocular units and above the landmark noise in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GeometryThresholds {
+    /// Homography residual of all 68 landmarks (default 0.08; tilted prints/screens ≤ 0.018).
+    pub min_homography_residual: f32,
+    /// The residual must also be this many pixels (default 3.0): landmark noise on flat bursts
+    /// reaches 2.5 px, which on a small face (IOD 19 px) is 0.13 IOD; bona fide turns ≥ 5.2 px.
+    pub min_residual_px: f32,
+}
+
+impl Default for GeometryThresholds {
+    fn default() -> Self {
+        Self { min_homography_residual: 0.08, min_residual_px: 3.0 }
+    }
 }
 
 impl Default for ChallengeThresholds {
@@ -149,7 +166,7 @@ impl Default for LivenessConfig {
         Self {
             challenge: ChallengeThresholds::default(),
             integrity: IntegrityThresholds::default(),
-            min_homography_residual: 0.08,
+            geometry: GeometryThresholds::default(),
             passive_frames: 2,
             passive_min_live: 0.4,
             passive_gate: true,
@@ -279,7 +296,7 @@ impl LivenessEngine {
         let integrity = checks::integrity(frames, challenge, &c.integrity);
         let faces = checks::face_counts(frames, c.max_faceless_fraction);
         let challenge_check = checks::challenge(frames, challenge, &c.challenge);
-        let geometry = checks::geometry(frames, challenge, c.min_homography_residual);
+        let geometry = checks::geometry(frames, challenge, c.geometry);
         let passive = checks::passive(frames, c.passive_min_live, c.passive_gate);
         let identity = checks::identity(frames, reference, self.face.matching.selfie_vs_template, c.min_track_iou);
         let set = decision::CheckSet {

@@ -150,6 +150,17 @@ pub enum HeadTurnError {
     BadFps,
 }
 
+/// A fixture portrait as a `width`×(4/3 `width`) front-camera picture: the top 3:4 part of the
+/// photo (the fixtures are head-and-shoulders shots with the head in the upper part), so the
+/// face is as large in the frame as the capture page's oval makes it.
+pub fn front_camera_frame(photo: &RgbImage, width: u32) -> RgbImage {
+    let (w, h) = photo.dimensions();
+    let crop_h = (w * 4 / 3).min(h);
+    let crop_w = crop_h * 3 / 4;
+    let top = image::imageops::crop_imm(photo, (w - crop_w) / 2, 0, crop_w, crop_h).to_image();
+    image::imageops::resize(&top, width, width * 4 / 3, image::imageops::FilterType::Lanczos3)
+}
+
 /// The 68 landmarks of the main face of `photo` (the face engine's own detector and landmark
 /// model), or None without a usable face.
 pub fn landmarks_of(engine: &FaceEngine, photo: &RgbImage) -> Option<Landmarks68> {
