@@ -123,6 +123,12 @@ pub struct LivenessSettings {
     /// and the pixels it must also reach (above landmark noise).
     pub min_homography_residual: f32,
     pub min_parallax_px: f32,
+    /// 3-D test on the face texture: median parallax (pixels) that is depth, and below which
+    /// the texture moved as one plane; either overrides the landmark residual.
+    pub min_flow_parallax_px: f32,
+    pub max_flat_flow_px: f32,
+    /// Frames the texture test measures (0 turns it off: the landmark residual alone decides).
+    pub flow_views: usize,
     /// Phone/server clock difference tolerated at both ends of the window.
     pub clock_skew_ms: i64,
     /// Whether the passive anti-spoofing score may reject, and below which P(live).
@@ -346,6 +352,12 @@ impl LivenessSettings {
         if !(0.0..=20.0).contains(&self.min_parallax_px) || !(0..=30_000).contains(&self.clock_skew_ms) {
             return invalid("min_parallax_px must be in 0..20 and clock_skew_ms in 0..30000");
         }
+        if !(0.0..=20.0).contains(&self.max_flat_flow_px) || self.min_flow_parallax_px <= self.max_flat_flow_px {
+            return invalid("max_flat_flow_px must be in 0..20 and below min_flow_parallax_px");
+        }
+        if self.flow_views > 29 {
+            return invalid("flow_views must be in 0..29 (a burst has at most 30 frames)");
+        }
         Ok(())
     }
 }
@@ -472,6 +484,9 @@ impl Settings {
         c.integrity.clock_skew_ms = l.clock_skew_ms;
         c.geometry.min_homography_residual = l.min_homography_residual;
         c.geometry.min_residual_px = l.min_parallax_px;
+        c.geometry.min_flow_parallax_px = l.min_flow_parallax_px;
+        c.geometry.max_flat_flow_px = l.max_flat_flow_px;
+        c.geometry.flow_views = l.flow_views;
         c.passive_gate = l.passive_gate;
         c.passive_min_live = l.passive_min_live;
         c.passive_weight = l.passive_weight;
@@ -522,6 +537,12 @@ mod tests {
         let mut s = Settings::defaults();
         s.liveness.window_ms = 10;
         assert!(s.validate().is_err(), "window too short");
+        let mut s = Settings::defaults();
+        s.liveness.max_flat_flow_px = s.liveness.min_flow_parallax_px;
+        assert!(s.validate().is_err(), "flat bound not below the depth bound");
+        let mut s = Settings::defaults();
+        s.liveness.flow_views = 30;
+        assert!(s.validate().is_err(), "more flow views than a burst has");
     }
 
     /// The documented defaults are the engines' own: a drift either way shows up here.

@@ -2,14 +2,15 @@
 //! made from the fixture photo by tests/support/headturn.rs) through `LivenessEngine::evaluate`,
 //! frames analysed in parallel; the same with one rayon thread, to show what the parallel
 //! stage buys; and the same with the detector on every frame (`detect_every = 1`), the baseline
-//! for the default's face tracking between detector frames.
+//! for the default's face tracking between detector frames; and without the texture flow test
+//! (`flow_views = 0`), to show what it costs.
 
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use image::RgbImage;
 use thirdfactor_engine::face::FaceConfig;
-use thirdfactor_engine::liveness::{Action, Challenge, Frame, LivenessConfig, LivenessEngine};
+use thirdfactor_engine::liveness::{Action, Challenge, Frame, GeometryThresholds, LivenessConfig, LivenessEngine};
 use thirdfactor_engine::models::ModelSet;
 
 #[path = "../tests/support/headturn.rs"]
@@ -65,6 +66,21 @@ fn bench(c: &mut Criterion) {
     assert!(every_frame.evaluate(&challenge, "bench", &frames, None).approved);
     group.bench_function("evaluate_12_frames_parallel_detector_every_frame", |b| {
         b.iter(|| every_frame.evaluate(&challenge, "bench", &frames, None))
+    });
+    let without_flow = LivenessEngine::new(
+        models.clone(),
+        FaceConfig::default(),
+        LivenessConfig {
+            geometry: GeometryThresholds { flow_views: 0, ..GeometryThresholds::default() },
+            ..LivenessConfig::default()
+        },
+    );
+    assert!(without_flow.evaluate(&challenge, "bench", &frames, None).approved);
+    group.bench_function("evaluate_12_frames_parallel_without_flow", |b| {
+        b.iter(|| without_flow.evaluate(&challenge, "bench", &frames, None))
+    });
+    group.bench_function("evaluate_12_frames_one_thread_without_flow", |b| {
+        b.iter(|| single.install(|| without_flow.evaluate(&challenge, "bench", &frames, None)))
     });
     group.finish();
 }

@@ -92,6 +92,35 @@ fn a_tilted_photo_of_a_small_face_is_flat_despite_landmark_noise() {
 }
 
 #[test]
+fn steep_tilts_of_a_photo_are_flat_by_their_texture() {
+    // At 60–70° the landmark model, shown a strongly foreshortened face, places landmarks off
+    // the plane, so their homography residual can look like depth. The texture still moves as
+    // one plane, and that decides (docs/liveness-engine.md, flow test).
+    let engine = engine();
+    for name in ["obama.jpg", "biden.jpg"] {
+        let photo = headturn::front_camera_frame(&common::fixture(name), 360);
+        for angle in [60.0, 70.0] {
+            let burst = tilted_burst(&photo, 12, angle);
+            let decision = engine.evaluate(
+                &challenge(&[Action::TurnLeft, Action::TurnRight]),
+                "n0nce-for-tests",
+                &frames(&burst, ISSUED_AT + 500),
+                None,
+            );
+            let geometry = decision.details.geometry.as_ref().expect("geometry measured");
+            let flow = geometry.flow.expect("texture tracked");
+            assert!(flow.median_px < geometry.thresholds.max_flat_flow_px, "{name} {angle}°: {flow:?}");
+            assert!(!geometry.passed, "{name} {angle}°: {geometry:?}");
+            assert!(
+                decision.reasons.contains(&ReasonCode::FlatPresentation),
+                "{name} {angle}°: {:?}",
+                decision.reasons
+            );
+        }
+    }
+}
+
+#[test]
 fn a_still_burst_performs_no_motion_challenge() {
     let photo = small_photo("obama2.jpg");
     let frames = frames(&still_burst(&photo), ISSUED_AT + 500);
@@ -187,7 +216,7 @@ fn a_synthetic_head_turn_is_approved_and_the_reversed_order_is_not() {
     {
         let frames = head_turn_frames(name, &actions, false);
         let decision = engine.evaluate(&challenge(&actions), "n0nce-for-tests", &frames, None);
-        let geometry = decision.details.geometry.as_ref().and_then(|g| g.measures);
+        let geometry = decision.details.geometry.as_ref();
         assert!(
             decision.approved,
             "{name} {actions:?}: {:?} {:?} {geometry:?}",
@@ -231,6 +260,8 @@ fn the_same_motion_of_a_flat_picture_is_rejected_as_flat() {
     let decision = engine().evaluate(&challenge(&actions), "n0nce-for-tests", &frames, None);
     let geometry = decision.details.geometry.as_ref().expect("geometry measured");
     assert!(decision.reasons.contains(&ReasonCode::FlatPresentation), "{:?} {geometry:?}", decision.reasons);
+    let flow = geometry.flow.expect("texture tracked");
+    assert!(flow.median_px < geometry.thresholds.max_flat_flow_px, "{flow:?}");
     assert!(!decision.approved);
 }
 

@@ -37,6 +37,8 @@ pub struct WindowResult {
     pub homography_residual: Option<f32>,
     pub nose_ratio_change: Option<f32>,
     pub nose_parallax: Option<f32>,
+    /// Median texture parallax (reference pixels) of the flow test.
+    pub flow_parallax_px: Option<f32>,
     pub eye_distance_px: Option<f32>,
     pub passive_mean: Option<f32>,
     pub model_yaw_excursion: Option<f32>,
@@ -148,6 +150,7 @@ fn evaluate_window(engine: &LivenessEngine, seq: &Sequence, analyzed: &[Analyzed
         homography_residual: geometry.map(|m| m.homography_residual),
         nose_ratio_change: geometry.map(|m| m.nose_ratio_change),
         nose_parallax: geometry.map(|m| m.nose_parallax),
+        flow_parallax_px: decision.details.geometry.as_ref().and_then(|g| g.flow).map(|f| f.median_px),
         eye_distance_px: geometry.map(|m| m.eye_distance_px),
         passive_mean: decision.details.passive.as_ref().and_then(|p| p.mean_live),
         model_yaw_excursion: analyzed[start].report.model_pose.map(|_| model_excursion),
@@ -359,12 +362,12 @@ fn markdown(report: &LivenessReport) -> String {
             reasons.join(", ")
         );
     }
-    md += "\n## Windows\n\n| sequence | start | inferred | yaw exc. (landmarks / model) | hres | dr | nose | passive | identity | track IoU | approved | reasons |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    md += "\n## Windows\n\n| sequence | start | inferred | yaw exc. (landmarks / model) | hres | dr | nose | flow px | passive | identity | track IoU | approved | reasons |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for w in &report.windows {
         let f = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.3}"));
         let reasons: Vec<&str> = w.reasons.iter().map(|r| r.code()).collect();
         md += &format!(
-            "| {} | {} | {} | {:.0} / {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.0} / {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             w.sequence,
             w.start,
             w.inferred.map_or("–", |a| a.code()),
@@ -373,6 +376,7 @@ fn markdown(report: &LivenessReport) -> String {
             f(w.homography_residual),
             f(w.nose_ratio_change),
             f(w.nose_parallax),
+            w.flow_parallax_px.map_or("–".to_string(), |v| format!("{v:.2}")),
             f(w.passive_mean),
             f(w.identity_min),
             f(w.track_iou_min),

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::challenge::{Action, Challenge};
+use super::flow::{self, FlowParallax, FlowParams, FlowView};
 use super::frames::{AnalyzedFrame, thumbnail_difference};
 use super::geometry::{self, PlanarityMeasures};
 use super::pose::Pose;
@@ -220,14 +221,17 @@ fn find_blink(frames: &[AnalyzedFrame], from: usize, t: &ChallengeThresholds) ->
 pub struct GeometryCheck {
     /// Only meaningful when the challenge asks for a turn (yaw parallax).
     pub applicable: bool,
+    /// The landmarks' departure from planar motion.
     pub measures: Option<PlanarityMeasures>,
+    /// The image texture's departure from planar motion (`flow`).
+    pub flow: Option<FlowParallax>,
     pub thresholds: GeometryThresholds,
     pub passed: bool,
 }
 
 impl GeometryCheck {
-    /// The homography residual over its threshold (1.0 = at it); 0 when it is below the pixel
-    /// noise floor.
+    /// The landmark homography residual over its threshold (1.0 = at it); 0 when it is below
+    /// the pixel noise floor.
     pub fn depth_ratio(&self) -> f32 {
         let Some(m) = self.measures else { return 0.0 };
         let t = &self.thresholds;
@@ -236,15 +240,52 @@ impl GeometryCheck {
         }
         m.homography_residual / t.min_homography_residual.max(1e-6)
     }
+
+    /// The texture's median parallax over its threshold (1.0 = at it).
+    pub fn flow_ratio(&self) -> f32 {
+        self.flow.map_or(0.0, |f| f.median_px / self.thresholds.min_flow_parallax_px.max(1e-6))
+    }
+
+    /// Depth over its threshold (≥ 1.0 passes). The texture decides when it is clear — depth
+    /// above its threshold, or a plane below the flat bound — because it is what the landmark
+    /// model misjudges (beards, roll and blur on real turns; steep tilts of photos). Between the
+    /// two bounds, or with too few tracks, the landmarks decide.
+    pub fn evidence(&self) -> f32 {
+        let t = &self.thresholds;
+        match self.flow {
+            Some(f) if f.median_px >= t.min_flow_parallax_px || f.median_px < t.max_flat_flow_px => self.flow_ratio(),
+            _ => self.depth_ratio(),
+        }
+    }
 }
 
 pub fn geometry(frames: &[AnalyzedFrame], challenge: &Challenge, thresholds: GeometryThresholds) -> GeometryCheck {
     let track: Vec<_> = frames.iter().filter_map(|f| f.landmarks.as_ref()).collect();
     let measures = geometry::planarity(&track);
     let applicable = challenge.actions.iter().any(|a| a.is_turn());
-    let mut check = GeometryCheck { applicable, measures, thresholds, passed: false };
-    check.passed = !applicable || check.depth_ratio() >= 1.0;
+    let flow = if applicable { flow_measure(frames, &thresholds) } else { None };
+    let mut check = GeometryCheck { applicable, measures, flow, thresholds, passed: false };
+    check.passed = !applicable || check.evidence() >= 1.0;
     check
+}
+
+/// The flow test against the first face frame, on the `views` frames whose pose differs most
+/// from it (parallax grows with the turn).
+fn flow_measure(frames: &[AnalyzedFrame], thresholds: &GeometryThresholds) -> Option<FlowParallax> {
+    let mut candidates = frames.iter().filter_map(flow_view);
+    let (reference, pose0) = candidates.next()?;
+    let mut rest: Vec<_> = candidates.collect();
+    let change = |p: &Pose| (p.yaw - pose0.yaw).abs() + (p.pitch - pose0.pitch).abs();
+    rest.sort_by(|a, b| change(&b.1).total_cmp(&change(&a.1)));
+    let chosen: Vec<FlowView> = rest.into_iter().take(thresholds.flow_views).map(|(v, _)| v).collect();
+    flow::flow_parallax(reference, &chosen, &FlowParams::default(), thresholds.min_flow_parallax_px)
+}
+
+fn flow_view(f: &AnalyzedFrame) -> Option<(FlowView<'_>, Pose)> {
+    match (&f.grey, &f.landmarks, f.report.pose) {
+        (Some(grey), Some(landmarks), Some(pose)) => Some((FlowView { index: f.report.index, grey, landmarks }, pose)),
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,6 +386,7 @@ mod tests {
             thumbnail: vec![index as u8 * 10; 4],
             square: None,
             image: None,
+            grey: None,
         }
     }
 

@@ -82,7 +82,7 @@ pub fn fused_score(checks: &CheckSet<'_>, passive_weight: f32) -> f32 {
     let challenge = performed / checks.challenge.actions.len().max(1) as f32;
     let geometry = match (checks.geometry.applicable, checks.geometry.measures) {
         (false, _) => 1.0,
-        (true, Some(_)) => logistic(checks.geometry.depth_ratio(), 1.0, 0.25),
+        (true, Some(_)) => logistic(checks.geometry.evidence(), 1.0, 0.25),
         (true, None) => 0.0,
     };
     let identity = [checks.identity.min_within_burst, checks.identity.min_to_reference]

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -101,6 +101,8 @@ pub struct AnalyzedFrame {
     pub square: Option<FaceBox>,
     /// The decoded picture, kept between the two passes only.
     pub image: Option<RgbImage>,
+    /// The picture in grey, kept for the image-based 3-D test ([`super::flow`]).
+    pub grey: Option<GrayImage>,
 }
 
 pub const THUMB_SIDE: u32 = 16;
@@ -201,6 +203,7 @@ pub fn analyze_frame(models: &ModelSet, index: usize, frame: &Frame, settings: &
             if let Err(e) = analyze_image(models, &image, settings, &mut out) {
                 out.report.error = Some(e.to_string());
             }
+            out.grey = Some(image::imageops::grayscale(&image));
             out.image = Some(image);
         }
         Err(e) => out.report.error = Some(e.code().to_string()),
@@ -246,6 +249,7 @@ fn analyze_tracked_frame(
     if let Err(e) = result {
         out.report.error = Some(e.to_string());
     }
+    out.grey = Some(image::imageops::grayscale(&image));
     out.image = Some(image);
     out.report.analysis_ms = started.elapsed().as_secs_f32() * 1000.0;
     out
@@ -343,6 +347,7 @@ fn unanalyzed(index: usize, frame: &Frame) -> AnalyzedFrame {
         thumbnail: Vec::new(),
         square: None,
         image: None,
+        grey: None,
     }
 }
 

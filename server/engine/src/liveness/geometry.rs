@@ -151,7 +151,7 @@ fn normaliser(points: &[Point]) -> Option<Matrix3<f64>> {
     Some(Matrix3::new(s, 0.0, -s * cx, 0.0, s, -s * cy, 0.0, 0.0, 1.0))
 }
 
-fn apply_h(h: &Matrix3<f64>, p: Point) -> (f64, f64) {
+pub(crate) fn apply_h(h: &Matrix3<f64>, p: Point) -> (f64, f64) {
     let v = h * Vector3::new(p.x as f64, p.y as f64, 1.0);
     if v.z.abs() < 1e-12 { (f64::INFINITY, f64::INFINITY) } else { (v.x / v.z, v.y / v.z) }
 }

@@ -10,6 +10,7 @@
 pub mod challenge;
 pub mod checks;
 pub mod decision;
+pub mod flow;
 pub mod frames;
 pub mod geometry;
 pub mod passive;
@@ -115,8 +116,9 @@ pub struct LivenessConfig {
     pub detect_every: usize,
 }
 
-/// What counts as depth in the 3-D test (`checks::geometry`): the homography residual above
-/// its threshold in inter-ocular units and above the landmark noise in pixels.
+/// What counts as depth in the 3-D test (`checks::geometry`): the landmarks' homography
+/// residual above its threshold in inter-ocular units and above the landmark noise in pixels,
+/// unless the face texture's parallax (`flow`) is clearly deep or clearly flat.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct GeometryThresholds {
     /// Homography residual of all 68 landmarks (default 0.08; tilted prints/screens ≤ 0.018).
@@ -124,11 +126,27 @@ pub struct GeometryThresholds {
     /// The residual must also be this many pixels (default 3.0): landmark noise on flat bursts
     /// reaches 2.5 px, which on a small face (IOD 19 px) is 0.13 IOD; bona fide turns ≥ 5.2 px.
     pub min_residual_px: f32,
+    /// Median parallax of the tracked face texture (`flow`, reference pixels) that counts as
+    /// depth whatever the landmarks say (default 2.0: bona fide turn windows of the shared clips
+    /// 1.7–11.3 px, 12 of the 13 measured ≥ 2.5 px).
+    pub min_flow_parallax_px: f32,
+    /// Below this the texture moved as one plane and the burst is flat whatever the landmarks
+    /// say (default 1.5: flat pictures of the shared set ≤ 0.62 px; fixture photos tilted 60–70°
+    /// ≤ 1.3 px).
+    pub max_flat_flow_px: f32,
+    /// Frames the flow test measures, those whose pose differs most from the first (default 6).
+    pub flow_views: usize,
 }
 
 impl Default for GeometryThresholds {
     fn default() -> Self {
-        Self { min_homography_residual: 0.08, min_residual_px: 3.0 }
+        Self {
+            min_homography_residual: 0.08,
+            min_residual_px: 3.0,
+            min_flow_parallax_px: 2.0,
+            max_flat_flow_px: 1.5,
+            flow_views: 6,
+        }
     }
 }
 
