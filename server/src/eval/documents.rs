@@ -232,7 +232,7 @@ fn score_fields(result: &mut ImageResult, r: &DocumentReading, truth: &Value) {
     let Some(fields) = truth.get("fields").and_then(Value::as_object) else { return };
     for (key, want) in fields {
         let Some(want) = want.as_str() else { continue };
-        let got = r.data.get(key.as_str()).map(|v| v.value.as_str());
+        let got = r.data.get(key.as_str()).map(|v| v.value.clone()).or_else(|| mrz_only_field(r, key));
         let hit = got.is_some_and(|g| g == want);
         result.fields.insert(format!("data.{key}"), hit);
         if matches!(key.as_str(), "surname" | "given_names") && !want.is_ascii() {
@@ -250,6 +250,18 @@ fn score_fields(result: &mut ImageResult, r: &DocumentReading, truth: &Value) {
             result.fields.insert(format!("printed.{key}"), got.is_some_and(|g| g == want));
         }
     }
+}
+
+/// Fields the card prints only in its MRZ; the API reports them from there
+/// (`issuing_country`, `document_type`), so they are scored from there.
+fn mrz_only_field(r: &DocumentReading, key: &str) -> Option<String> {
+    let fields = &r.mrz.as_ref()?.fields;
+    let value = match key {
+        "issuing_state" => &fields.issuing_state,
+        "document_code" => &fields.document_code,
+        _ => return None,
+    };
+    Some(value.trim_end_matches('<').to_string())
 }
 
 fn truth_corners(truth: &Value) -> Option<[Point; 4]> {
