@@ -8,7 +8,7 @@
 //! against cheeks, glasses against eyes, hair against face) that no homography explains.
 //! Residuals are in reference-frame pixels: tracking noise is sub-pixel at any face size.
 
-use image::GrayImage;
+use image::{GenericImageView, GrayImage, RgbImage};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -35,8 +35,36 @@ pub struct FlowParallax {
 #[derive(Debug, Clone, Copy)]
 pub struct FlowView<'a> {
     pub index: usize,
-    pub grey: &'a GrayImage,
+    pub grey: &'a FaceGrey,
     pub landmarks: &'a Landmarks68,
+}
+
+/// The grey picture around a face: all the test samples of a frame. Converting only this
+/// region, rather than the whole frame, keeps the per-frame cost off the analysis pass.
+#[derive(Debug, Clone)]
+pub struct FaceGrey {
+    pub pixels: GrayImage,
+    /// Where `pixels` starts in the frame.
+    pub origin: (u32, u32),
+}
+
+impl FaceGrey {
+    /// The landmarks' extent with half its size and 48 px on every side: room for the
+    /// reference crop's margin and for a view's face moving or growing against the reference.
+    pub fn around(image: &RgbImage, landmarks: &Landmarks68) -> Self {
+        let (x1, y1, x2, y2) = extent(landmarks);
+        let margin = 0.5 * (x2 - x1).max(y2 - y1) + 48.0;
+        let clamp = |v: f32, max: u32| v.clamp(0.0, max as f32) as u32;
+        let (left, top) = (clamp((x1 - margin).floor(), image.width()), clamp((y1 - margin).floor(), image.height()));
+        let (right, bottom) = (clamp((x2 + margin).ceil(), image.width()), clamp((y2 + margin).ceil(), image.height()));
+        let pixels = image::imageops::grayscale(&*image.view(left, top, right - left, bottom - top));
+        Self { pixels, origin: (left, top) }
+    }
+
+    /// Frame pixels → `pixels` pixels.
+    fn frame_to_pixels(&self) -> Matrix3<f64> {
+        Matrix3::new(1.0, 0.0, -(self.origin.0 as f64), 0.0, 1.0, -(self.origin.1 as f64), 0.0, 0.0, 1.0)
+    }
 }
 
 /// Tracking parameters; the defaults are what the measurements in the docs used.
@@ -111,15 +139,18 @@ impl ReferenceCrop {
         let face = extent(reference.landmarks);
         // Room for the tracking windows of features at the face's edge, at every level.
         let margin = ((params.half_window + 2) * (1 << params.levels.max(1)) + 8) as f32;
-        let (w, h) = (reference.grey.width() as f32, reference.grey.height() as f32);
-        let x0 = (face.0 - margin).clamp(0.0, w).floor();
-        let y0 = (face.1 - margin).clamp(0.0, h).floor();
-        let x1 = (face.2 + margin).clamp(0.0, w).ceil();
-        let y1 = (face.3 + margin).clamp(0.0, h).ceil();
+        let grey = reference.grey;
+        let (left, top) = (grey.origin.0 as f32, grey.origin.1 as f32);
+        let (right, bottom) = (left + grey.pixels.width() as f32, top + grey.pixels.height() as f32);
+        let x0 = (face.0 - margin).clamp(left, right).floor();
+        let y0 = (face.1 - margin).clamp(top, bottom).floor();
+        let x1 = (face.2 + margin).clamp(left, right).ceil();
+        let y1 = (face.3 + margin).clamp(top, bottom).ceil();
         if x1 - x0 < 16.0 || y1 - y0 < 16.0 {
             return None;
         }
-        let plane = Plane::from_grey(reference.grey, (x0 as u32, y0 as u32), ((x1 - x0) as usize, (y1 - y0) as usize));
+        let at = ((x0 - left) as u32, (y0 - top) as u32);
+        let plane = Plane::from_grey(&grey.pixels, at, ((x1 - x0) as usize, (y1 - y0) as usize));
         let iod = reference.landmarks.left_eye_center().distance(reference.landmarks.right_eye_center());
         let inside = (face.0 - x0, face.1 - y0, face.2 - x0, face.3 - y0);
         let features = corner_features(&plane, inside, (iod / 10.0).max(3.0), params);
@@ -157,15 +188,16 @@ impl ReferenceCrop {
     }
 
     /// The `count` strongest features tracked (forward–backward checked) into `grey` seen
-    /// through `map` (crop pixels → `grey` pixels); `None` with too few tracks.
+    /// through `map` (crop pixels → frame pixels); `None` with too few tracks.
     fn track_into(
         &self,
-        grey: &GrayImage,
+        grey: &FaceGrey,
         map: &Matrix3<f64>,
         count: usize,
         params: &FlowParams,
     ) -> Option<(Vec<Point>, Vec<Point>)> {
-        let warped = pyramid(&warp_onto(grey, map, (self.plane.w, self.plane.h)), params.levels);
+        let to_pixels = grey.frame_to_pixels() * map;
+        let warped = pyramid(&warp_onto(&grey.pixels, &to_pixels, (self.plane.w, self.plane.h)), params.levels);
         let a = &self.pyramid;
         let (src, dst): (Vec<Point>, Vec<Point>) = self
             .features
@@ -482,6 +514,8 @@ mod tests {
             let dx = if centre { 11 } else { 4 };
             *img.get_pixel(x.saturating_sub(dx), y.saturating_sub(3))
         });
+        let whole = |pixels: GrayImage| FaceGrey { pixels, origin: (0, 0) };
+        let (img, plane_view, parallax_view) = (whole(img), whole(plane_view), whole(parallax_view));
         let reference = FlowView { index: 0, grey: &img, landmarks: &landmarks };
         let params = FlowParams::default();
         let flat = flow_parallax(

@@ -10,11 +10,12 @@
 
 use std::time::Instant;
 
-use image::{GrayImage, RgbImage};
+use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::flow::FaceGrey;
 use super::passive;
 use super::pose::{self, Pose, PoseSource};
 use crate::face::crop::luma;
@@ -101,8 +102,8 @@ pub struct AnalyzedFrame {
     pub square: Option<FaceBox>,
     /// The decoded picture, kept between the two passes only.
     pub image: Option<RgbImage>,
-    /// The picture in grey, kept for the image-based 3-D test ([`super::flow`]).
-    pub grey: Option<GrayImage>,
+    /// The face region in grey, kept for the image-based 3-D test ([`super::flow`]).
+    pub grey: Option<FaceGrey>,
 }
 
 pub const THUMB_SIDE: u32 = 16;
@@ -203,13 +204,19 @@ pub fn analyze_frame(models: &ModelSet, index: usize, frame: &Frame, settings: &
             if let Err(e) = analyze_image(models, &image, settings, &mut out) {
                 out.report.error = Some(e.to_string());
             }
-            out.grey = Some(image::imageops::grayscale(&image));
-            out.image = Some(image);
+            keep_pictures(&mut out, image);
         }
         Err(e) => out.report.error = Some(e.code().to_string()),
     }
     out.report.analysis_ms = started.elapsed().as_secs_f32() * 1000.0;
     out
+}
+
+/// Keeps the decoded picture for the second pass and, where a face was found, its grey
+/// region for the 3-D test.
+fn keep_pictures(out: &mut AnalyzedFrame, image: RgbImage) {
+    out.grey = out.landmarks.as_ref().map(|l| FaceGrey::around(&image, l));
+    out.image = Some(image);
 }
 
 /// A frame between anchors: the face from `anchor`'s landmarks when it has exactly one face
@@ -249,8 +256,7 @@ fn analyze_tracked_frame(
     if let Err(e) = result {
         out.report.error = Some(e.to_string());
     }
-    out.grey = Some(image::imageops::grayscale(&image));
-    out.image = Some(image);
+    keep_pictures(&mut out, image);
     out.report.analysis_ms = started.elapsed().as_secs_f32() * 1000.0;
     out
 }
