@@ -149,7 +149,7 @@ fn mrz_value(name: FieldName, f: &super::mrz::MrzFields, c: &super::mrz::CheckRe
             "<" => "X".to_string(),
             s => s.to_string(),
         },
-        FieldName::Nationality => f.nationality.clone(),
+        FieldName::Nationality if c.country_codes => f.nationality.clone(),
         _ => return None,
     };
     (!v.is_empty()).then_some(v)

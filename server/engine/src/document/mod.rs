@@ -8,6 +8,7 @@
 
 pub mod card;
 pub mod checks;
+pub mod countries;
 pub mod fields;
 pub mod mrz;
 pub mod mrz_reader;

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use super::countries::is_mrz_country;
+
 /// The three MRZ layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum MrzFormat {
@@ -163,6 +165,9 @@ pub struct CheckResults {
     pub composite: Option<bool>,
     /// TD3 only.
     pub personal_number: Option<bool>,
+    /// Issuing state and nationality are codes an MRZ can carry ([`super::countries`]); no
+    /// check digit covers them.
+    pub country_codes: bool,
 }
 
 impl CheckResults {
@@ -172,6 +177,7 @@ impl CheckResults {
             && self.date_of_expiry
             && self.composite.unwrap_or(true)
             && self.personal_number.unwrap_or(true)
+            && self.country_codes
     }
 }
 
@@ -290,6 +296,11 @@ impl Mrz {
                 check_holds(&l2[28..42], digit(l2, 42))
                     || (digit(l2, 42) == '0' && l2[28..42].chars().all(|c| c == '<'))
             }),
+            country_codes: {
+                let f = self.fields();
+                // Some states leave an ID card's nationality blank (Macao).
+                is_mrz_country(&f.issuing_state) && (f.nationality.is_empty() || is_mrz_country(&f.nationality))
+            },
         }
     }
 
@@ -342,6 +353,17 @@ mod tests {
         assert_eq!((f.date_of_birth.as_str(), f.sex.as_str(), f.date_of_expiry.as_str()), ("740812", "F", "120415"));
         assert_eq!((f.surname.as_str(), f.given_names.as_str()), ("ERIKSSON", "ANNA MARIA"));
         assert!(mrz.checks().all_hold(), "{:?}", mrz.checks());
+    }
+
+    #[test]
+    fn an_unknown_issuing_state_fails_the_checks_though_every_digit_holds() {
+        // `TWN` misread as `TNN`: no check digit covers the issuing state.
+        let misread = Mrz::parse(&["I<TNND231458907<<<<<<<<<<<<<<<", TD1[1], TD1[2]]).expect("shape ok");
+        let checks = misread.checks();
+        assert!(checks.document_number && checks.date_of_birth && checks.date_of_expiry);
+        assert!(!checks.country_codes && !misread.is_valid());
+        let blank_nationality = Mrz::parse(&[TD1[0], "7408122F1204159<<<<<<<<<<<<<<6", TD1[2]]).expect("shape ok");
+        assert!(blank_nationality.checks().country_codes);
     }
 
     #[test]
