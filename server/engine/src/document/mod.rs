@@ -1,7 +1,7 @@
 //! The document engine: an ID card photo in, a typed [`DocumentReading`] out.
 //!
-//! Pipeline: text detection on the downscaled photo → MRZ lines read in both directions and
-//! assembled/repaired against the check digits (`mrz_reader`, `mrz_repair`) → the card
+//! Pipeline: text detection on the downscaled photo → MRZ lines read (direction voted by the
+//! longest lines) and assembled/repaired against the check digits (`mrz_reader`, `mrz_repair`) → the card
 //! outline predicted from the MRZ and snapped to the card's edges (`card`) → the card
 //! rectified to 1200×757 → quality (`quality`) → printed fields by label (`fields`) →
 //! portrait (`portrait`) → MRZ/printed cross-check and document checks (`checks`).

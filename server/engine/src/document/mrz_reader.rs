@@ -1,6 +1,6 @@
-//! Finding and reading the MRZ in a photo: long text boxes read with the MRZ alphabet in both
-//! directions, grouped into 2 or 3 parallel lines of the same length, then assembled and
-//! repaired against the check digits.
+//! Finding and reading the MRZ in a photo: long text boxes read with the MRZ alphabet (the
+//! longest both ways, the rest in the direction they vote for), grouped into 2 or 3 parallel
+//! lines of the same length, then assembled and repaired against the check digits.
 
 use image::RgbImage;
 use serde::Serialize;
