@@ -203,6 +203,7 @@ pub struct ModelSettings {
     pub dir: PathBuf,
     pub onnxruntime: PathBuf,
     pub intra_threads: usize,
+    pub wide_intra_threads: usize,
     pub sessions_per_model: usize,
     pub verify_hashes: bool,
 }
@@ -499,6 +500,7 @@ impl Settings {
             models_dir: self.models.dir.clone(),
             onnxruntime_path: self.models.onnxruntime.clone(),
             intra_threads: self.models.intra_threads,
+            wide_intra_threads: self.models.wide_intra_threads,
             sessions_per_model: self.models.sessions_per_model,
             verify_hashes: self.models.verify_hashes,
         }

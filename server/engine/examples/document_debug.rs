@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         models_dir: root.join("models/files"),
         onnxruntime_path: root.join("models/files/libonnxruntime.so.1.31.1"),
         intra_threads: 1,
+        wide_intra_threads: 0,
         sessions_per_model: 0,
         verify_hashes: false,
     };

@@ -24,6 +24,7 @@ pub fn face_models() -> Arc<ModelSet> {
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("models/files/libonnxruntime.so.1.31.1")),
         intra_threads: 1,
+        wide_intra_threads: 0,
         sessions_per_model: 0,
         verify_hashes: false,
     };

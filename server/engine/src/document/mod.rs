@@ -188,7 +188,6 @@ impl DocumentEngine {
         scale: f64,
         search: mrz_reader::MrzSearch,
     ) -> Result<(Option<MrzReading>, Option<Quad>), DocumentError> {
-        let clean = |m: &MrzReading| m.repaired.mrz.is_valid() && m.repaired.repairs.is_empty();
         let block = match &search.best {
             Some(m) if m.format == MrzFormat::Td1 && m.repaired.mrz.is_valid() => Some(m.block()),
             _ => mrz_reader::td1_block_from_line_starts(&search.lines)
@@ -197,7 +196,7 @@ impl DocumentEngine {
         let Some(block) = block else { return Ok((search.best, None)) };
         let corners = locate_card(&block, small, boxes, scale);
         let mrz = match (search.best, &corners) {
-            (Some(m), _) if clean(&m) => Some(m),
+            (Some(m), _) if m.is_clean() => Some(m),
             (m, Some(c)) => mrz_reader::reread_td1(&self.ocr, photo, c, m)?,
             (m, None) => m,
         };

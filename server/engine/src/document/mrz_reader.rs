@@ -38,6 +38,11 @@ pub struct MrzReading {
 }
 
 impl MrzReading {
+    /// Passes its checks as read, without repairs.
+    pub fn is_clean(&self) -> bool {
+        self.repaired.mrz.is_valid() && self.repaired.repairs.is_empty()
+    }
+
     /// The MRZ text block: first line's top edge to the last line's bottom edge. The lines of
     /// an MRZ are equally long, but the detector may stop one at its fillers (a valid reading
     /// can come from such a box): a first or last line shorter than the longest is extended
@@ -81,15 +86,23 @@ pub fn read_mrz(ocr: &OcrEngine, image: &RgbImage, boxes: &[TextBox], scale: f64
     let read = |quads: &[Quad]| ocr.recognize_stretched(image, quads, Some(&mask), MRZ_STRETCH);
     // The longest boxes are read both ways to learn which way the card's text runs; the
     // others, parallel to them, only that way. A line costs ~0.1 ms per pixel of width, so
-    // this halves the stage. Without a valid MRZ, every box is read the other way as well.
+    // this halves the stage. The others are read longest first, a few at a time, until the
+    // lines read so far make a clean MRZ (an MRZ's lines are nearly always the card's longest).
+    // Without a valid MRZ, every box is read the other way as well.
     let probes = candidates.len().min(DIRECTION_PROBES);
     let both_ways = |q: &Quad| vec![*q, q.flipped()];
     let mut reads = read_groups(&read, candidates[..probes].iter().map(both_ways).collect())?;
     let forward = text_direction(&reads);
     let parallel = |q: &Quad| q.direction().dot(forward).abs() > 0.97;
-    let rest = candidates[probes..].iter().map(|q| if parallel(q) { vec![orient(q, forward)] } else { both_ways(q) });
-    reads.extend(read_groups(&read, rest.collect())?);
-    let search = search_lines(&reads);
+    let mut search = search_lines(&reads);
+    for chunk in candidates[probes..].chunks(FOLLOW_UP_CHUNK) {
+        if search.best.as_ref().is_some_and(MrzReading::is_clean) {
+            return Ok(search);
+        }
+        let rest = chunk.iter().map(|q| if parallel(q) { vec![orient(q, forward)] } else { both_ways(q) });
+        reads.extend(read_groups(&read, rest.collect())?);
+        search = search_lines(&reads);
+    }
     if search.best.as_ref().is_some_and(|m| m.repaired.mrz.is_valid()) {
         return Ok(search);
     }
@@ -117,6 +130,9 @@ fn read_groups(
 
 /// Candidate boxes read both ways before the others are read one way.
 const DIRECTION_PROBES: usize = 2;
+
+/// Candidates read per round after the probes: two rounds of the recognizer on two cores.
+const FOLLOW_UP_CHUNK: usize = 4;
 
 /// `q` with its reading direction along `forward`.
 fn orient(q: &Quad, forward: Point) -> Quad {

@@ -60,6 +60,7 @@ pub fn assemble(format: MrzFormat, lines: &[Vec<OcrChar>]) -> Option<RepairedMrz
     for (i, line) in work.iter_mut().enumerate() {
         coerce_kinds(i, line, &kinds[i], &mut repairs);
     }
+    fix_filler_look_alikes(format, &mut work, &mut repairs);
     fix_name_fillers(format, &mut work, &mut repairs);
     let mut mrz = to_mrz(format, &work)?;
     if !mrz.is_valid() {
@@ -193,6 +194,59 @@ fn coerce_kinds(line_no: usize, line: &mut [OcrChar], kinds: &[CharKind], repair
             });
             *c = OcrChar { symbol: to, runner_up: Some(c.symbol) };
         }
+    }
+}
+
+/// A filler read as K, C or E whose runner-up is the filler itself.
+fn is_filler_look_alike(c: &OcrChar) -> bool {
+    matches!(c.symbol, 'K' | 'C' | 'E') && c.runner_up == Some('<')
+}
+
+/// Where no check digit can tell a filler from its look-alikes, the runner-up decides. The
+/// name field has no check digit at all; in optional data a check digit cannot see `<` read
+/// as `K` (values 0 and 20 weigh alike modulo 10), so there only the trailing padding of the
+/// field is mended: fields are left-aligned and padded with fillers.
+fn fix_filler_look_alikes(format: MrzFormat, lines: &mut [Vec<OcrChar>], repairs: &mut Vec<Repair>) {
+    let (name_line, name_start) = match format {
+        MrzFormat::Td1 => (2, 0),
+        _ => (0, 5),
+    };
+    let name_end = lines[name_line].len();
+    let mut mend = |line_no: usize, pos: usize, line: &mut Vec<OcrChar>| {
+        repairs.push(Repair {
+            line: line_no,
+            position: Some(pos),
+            from: line[pos].symbol.to_string(),
+            to: "<".into(),
+            reason: RepairReason::Filler,
+        });
+        line[pos] = filler('<');
+    };
+    for pos in name_start..name_end {
+        if is_filler_look_alike(&lines[name_line][pos]) {
+            mend(name_line, pos, &mut lines[name_line]);
+        }
+    }
+    for (line_no, range) in optional_data_fields(format) {
+        let line = &mut lines[line_no];
+        for pos in range.clone().rev() {
+            match line[pos].symbol {
+                '<' => {}
+                _ if is_filler_look_alike(&line[pos]) && pos > range.start && line[pos - 1].symbol == '<' => {
+                    mend(line_no, pos, line)
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+/// Optional data fields as (line, positions).
+fn optional_data_fields(format: MrzFormat) -> Vec<(usize, std::ops::Range<usize>)> {
+    match format {
+        MrzFormat::Td1 => vec![(0, 15..30), (1, 18..29)],
+        MrzFormat::Td2 => vec![(1, 28..35)],
+        MrzFormat::Td3 => vec![(1, 28..42)],
     }
 }
 
@@ -402,6 +456,44 @@ mod tests {
         let lines = [ocr(TD1[0]), ocr(TD1[1]), ocr("ERIKSSON<<ANNA<MARIA<<<K<<<<<<")];
         let r = assemble(MrzFormat::Td1, &lines).expect("assembled");
         assert_eq!(r.mrz.line_strings()[2], TD1[2]);
+    }
+
+    /// `text` whose characters at `positions` have `<` as the recognizer's runner-up.
+    fn ocr_with_filler_runner_up(text: &str, positions: &[usize]) -> Vec<OcrChar> {
+        let mut chars = ocr(text);
+        for &p in positions {
+            chars[p].runner_up = Some('<');
+        }
+        chars
+    }
+
+    #[test]
+    fn name_fillers_read_as_k_with_filler_runner_up_are_repaired() {
+        // As read from a glare-struck synthetic card: the separator `<<` read as `KK`.
+        let name = ocr_with_filler_runner_up("ERIKSSONKKANNAKMARIA<<<<<<<KK<", &[8, 9, 14, 27, 28]);
+        let r = assemble(MrzFormat::Td1, &[ocr(TD1[0]), ocr(TD1[1]), name]).expect("assembled");
+        assert_eq!(r.mrz.line_strings()[2], TD1[2]);
+        assert!(r.mrz.is_valid());
+    }
+
+    #[test]
+    fn a_k_in_a_name_without_filler_runner_up_stays() {
+        let name = ocr_with_filler_runner_up("KARLSSON<<ANNA<MARIA<<<<<<<<<<", &[9]);
+        let r = assemble(MrzFormat::Td1, &[ocr(TD1[0]), ocr(TD1[1]), name]).expect("assembled");
+        assert_eq!(r.mrz.fields().surname, "KARLSSON");
+    }
+
+    #[test]
+    fn trailing_k_in_optional_data_is_a_filler() {
+        // `<` and `K` weigh alike in a check digit (0 and 20 modulo 10): only the runner-up
+        // and the padding tell them apart.
+        let line1 = ocr_with_filler_runner_up("I<UTOD231458907<<<<<<<<<<<<<<K", &[29]);
+        let r = assemble(MrzFormat::Td1, &[line1, ocr(TD1[1]), ocr(TD1[2])]).expect("assembled");
+        assert_eq!(r.mrz.line_strings()[0], TD1[0]);
+        // Content of the field is not padding: a K inside it stays even with that runner-up.
+        let line1 = ocr_with_filler_runner_up("I<UTOD231458907AK<<<<<<<<<<<<<", &[16]);
+        let r = assemble(MrzFormat::Td1, &[line1, ocr(TD1[1]), ocr(TD1[2])]).expect("assembled");
+        assert_eq!(&r.mrz.line_strings()[0][15..17], "AK");
     }
 
     #[test]
