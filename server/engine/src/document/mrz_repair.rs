@@ -207,24 +207,11 @@ fn is_filler_look_alike(c: &OcrChar) -> bool {
 /// as `K` (values 0 and 20 weigh alike modulo 10), so there only the trailing padding of the
 /// field is mended: fields are left-aligned and padded with fillers.
 fn fix_filler_look_alikes(format: MrzFormat, lines: &mut [Vec<OcrChar>], repairs: &mut Vec<Repair>) {
-    let (name_line, name_start) = match format {
-        MrzFormat::Td1 => (2, 0),
-        _ => (0, 5),
-    };
-    let name_end = lines[name_line].len();
-    let mut mend = |line_no: usize, pos: usize, line: &mut Vec<OcrChar>| {
-        repairs.push(Repair {
-            line: line_no,
-            position: Some(pos),
-            from: line[pos].symbol.to_string(),
-            to: "<".into(),
-            reason: RepairReason::Filler,
-        });
-        line[pos] = filler('<');
-    };
-    for pos in name_start..name_end {
-        if is_filler_look_alike(&lines[name_line][pos]) {
-            mend(name_line, pos, &mut lines[name_line]);
+    let (name_line, name_start) = name_field(format);
+    let line = &mut lines[name_line];
+    for pos in name_start..line.len() {
+        if is_filler_look_alike(&line[pos]) {
+            mend_filler(name_line, pos, line, repairs);
         }
     }
     for (line_no, range) in optional_data_fields(format) {
@@ -233,11 +220,31 @@ fn fix_filler_look_alikes(format: MrzFormat, lines: &mut [Vec<OcrChar>], repairs
             match line[pos].symbol {
                 '<' => {}
                 _ if is_filler_look_alike(&line[pos]) && pos > range.start && line[pos - 1].symbol == '<' => {
-                    mend(line_no, pos, line)
+                    mend_filler(line_no, pos, line, repairs)
                 }
                 _ => break,
             }
         }
+    }
+}
+
+/// Replaces `line[pos]` by a filler and records the repair.
+fn mend_filler(line_no: usize, pos: usize, line: &mut [OcrChar], repairs: &mut Vec<Repair>) {
+    repairs.push(Repair {
+        line: line_no,
+        position: Some(pos),
+        from: line[pos].symbol.to_string(),
+        to: "<".into(),
+        reason: RepairReason::Filler,
+    });
+    line[pos] = filler('<');
+}
+
+/// The name field as (line, first position); it runs to the end of that line.
+fn name_field(format: MrzFormat) -> (usize, usize) {
+    match format {
+        MrzFormat::Td1 => (2, 0),
+        _ => (0, 5),
     }
 }
 
@@ -253,10 +260,7 @@ fn optional_data_fields(format: MrzFormat) -> Vec<(usize, std::ops::Range<usize>
 /// In the name field a lone letter between filler runs, after the given names, is a filler
 /// misread (`<` read as K, C or E).
 fn fix_name_fillers(format: MrzFormat, lines: &mut [Vec<OcrChar>], repairs: &mut Vec<Repair>) {
-    let (line_no, start) = match format {
-        MrzFormat::Td1 => (2, 0),
-        _ => (0, 5),
-    };
+    let (line_no, start) = name_field(format);
     let line = &mut lines[line_no];
     let text: Vec<char> = line.iter().map(|c| c.symbol).collect();
     let Some(separator) = find_double_filler(&text, start) else { return };
@@ -268,14 +272,7 @@ fn fix_name_fillers(format: MrzFormat, lines: &mut [Vec<OcrChar>], repairs: &mut
             && text.get(pos + 2).is_none_or(|&c| c == '<')
             && text[separator + 2..pos - 1].iter().any(|&c| c != '<');
         if lone {
-            repairs.push(Repair {
-                line: line_no,
-                position: Some(pos),
-                from: text[pos].to_string(),
-                to: "<".into(),
-                reason: RepairReason::Filler,
-            });
-            line[pos] = filler('<');
+            mend_filler(line_no, pos, line, repairs);
         }
     }
 }
