@@ -1,6 +1,6 @@
 //! Debugging aid: reads one card photo and prints what each stage saw (text boxes, MRZ
 //! candidates, corners, timings) and writes the boxes drawn on the photo.
-//! `cargo run --release -p thirdfactor-engine --example document_debug -- PHOTO [OUT.png]`
+//! `cargo run --release -p thirdfactor-engine --example document_debug -- PHOTO [OUT.png [CARD.png]]`
 
 use std::sync::Arc;
 
@@ -61,6 +61,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("mrz {:?}", reading.mrz.as_ref().map(|m| (&m.lines, m.valid)));
     println!("printed {:?}", reading.printed.iter().map(|p| (p.name.key(), &p.value)).collect::<Vec<_>>());
     println!("timings {:?}", reading.timings);
+    if let Some(card) = &reading.card {
+        for line in engine.read_card_text(card)? {
+            let (x0, y0, x1, y1) = line.quad.bounding_box();
+            println!(
+                "card text [{x0:.0},{y0:.0} {x1:.0},{y1:.0}] {:.2} {}",
+                line.recognition.confidence, line.recognition.text
+            );
+        }
+        if let Some(out) = args.get(3) {
+            card.save(out)?;
+        }
+    }
     if let Some(out) = args.get(2) {
         canvas.save(out)?;
     }

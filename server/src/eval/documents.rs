@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::Value;
+use thirdfactor_engine::document::checks::Source;
 use thirdfactor_engine::document::{DocumentEngine, DocumentReading, Timings};
 use thirdfactor_engine::imaging::IntakeLimits;
 use thirdfactor_engine::models::ModelSet;
@@ -38,11 +39,22 @@ pub struct ImageResult {
     pub mrz_truth: Vec<String>,
     /// Field → exact match (MRZ fields, normalised data, printed strings).
     pub fields: BTreeMap<String, bool>,
+    /// What was read where a printed or normalised field missed (`None`: nothing read).
+    pub field_misses: BTreeMap<String, FieldMiss>,
+    /// Fields where the MRZ and the printed value disagree (`mrz_printed_mismatch`).
+    pub disagreements: Vec<String>,
     pub accented_surname: Option<bool>,
     pub accented_given_names: Option<bool>,
     pub reasons: Vec<String>,
     /// Condition tags for the failure analysis.
     pub conditions: Vec<String>,
+}
+
+/// A field read wrong: what came out and what the ground truth says.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldMiss {
+    pub got: Option<String>,
+    pub want: String,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -159,6 +171,8 @@ fn evaluate_one(engine: &DocumentEngine, image: &Path, truth: &Value) -> ImageRe
         mrz_read: Vec::new(),
         mrz_truth,
         fields: BTreeMap::new(),
+        field_misses: BTreeMap::new(),
+        disagreements: Vec::new(),
         accented_surname: None,
         accented_given_names: None,
         reasons: Vec::new(),
@@ -229,12 +243,13 @@ fn score_fields(result: &mut ImageResult, r: &DocumentReading, truth: &Value) {
             result.fields.insert(key.into(), got.is_some_and(|g| g == want.trim()));
         }
     }
+    result.disagreements =
+        r.data.iter().filter(|(_, v)| v.source == Source::Disagree).map(|(k, _)| k.clone()).collect();
     let Some(fields) = truth.get("fields").and_then(Value::as_object) else { return };
     for (key, want) in fields {
         let Some(want) = want.as_str() else { continue };
         let got = r.data.get(key.as_str()).map(|v| v.value.clone()).or_else(|| mrz_only_field(r, key));
-        let hit = got.is_some_and(|g| g == want);
-        result.fields.insert(format!("data.{key}"), hit);
+        let hit = record(result, format!("data.{key}"), got, want);
         if matches!(key.as_str(), "surname" | "given_names") && !want.is_ascii() {
             if key == "surname" {
                 result.accented_surname = Some(hit);
@@ -246,10 +261,20 @@ fn score_fields(result: &mut ImageResult, r: &DocumentReading, truth: &Value) {
     if let Some(printed) = truth.get("printed").and_then(Value::as_object) {
         for (key, want) in printed {
             let Some(want) = want.as_str() else { continue };
-            let got = r.printed.iter().find(|p| p.name.key() == key).map(|p| p.value.as_str());
-            result.fields.insert(format!("printed.{key}"), got.is_some_and(|g| g == want));
+            let got = r.printed.iter().find(|p| p.name.key() == key).map(|p| p.value.clone());
+            record(result, format!("printed.{key}"), got, want);
         }
     }
+}
+
+/// Scores one field, keeping what was read when it misses.
+fn record(result: &mut ImageResult, key: String, got: Option<String>, want: &str) -> bool {
+    let hit = got.as_deref() == Some(want);
+    if !hit {
+        result.field_misses.insert(key.clone(), FieldMiss { got, want: want.to_string() });
+    }
+    result.fields.insert(key, hit);
+    hit
 }
 
 /// Fields the card prints only in its MRZ; the API reports them from there
@@ -417,6 +442,7 @@ fn markdown(dir: &Path, s: &Summary, results: &[ImageResult]) -> String {
         let corners = s.corners_by_condition.get(k).map(Rate::show).unwrap_or_else(|| "–".into());
         md += &format!("| {k} | {} | {corners} |\n", r.show());
     }
+    md += &field_miss_table(results);
     md += "\n## Failures\n\n| image | corner err % | MRZ read | reasons | conditions |\n| --- | --- | --- | --- | --- |\n";
     for r in results.iter().filter(|r| !r.mrz_exact || r.corner_error.is_some_and(|e| e > 0.02)) {
         md += &format!(
@@ -427,6 +453,20 @@ fn markdown(dir: &Path, s: &Summary, results: &[ImageResult]) -> String {
             r.error.clone().unwrap_or_else(|| r.reasons.join(", ")),
             r.conditions.join(", ")
         );
+    }
+    md
+}
+
+/// Every printed-field miss, so a reader sees how the reads go wrong (label not found, value
+/// misread, neighbour taken).
+fn field_miss_table(results: &[ImageResult]) -> String {
+    let mut md =
+        "\n## Printed-field misses\n\n| image | field | read | truth |\n| --- | --- | --- | --- |\n".to_string();
+    for r in results {
+        for (key, miss) in r.field_misses.iter().filter(|(k, _)| k.starts_with("printed.")) {
+            let got = miss.got.as_deref().map(|g| format!("`{g}`")).unwrap_or_else(|| "–".into());
+            md += &format!("| {} | {} | {got} | `{}` |\n", r.image, &key["printed.".len()..], miss.want);
+        }
     }
     md
 }

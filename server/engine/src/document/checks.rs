@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::fields::{FieldName, PrintedField, mrz_form_of_name, parse_printed_date, parse_sex};
+use super::mrz::CharKind;
 use super::mrz::Mrz;
+use super::mrz_repair::look_alike;
+use super::names::restore_name;
 
 /// A finding about the document itself (not the photo).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,12 +105,17 @@ pub fn merge(
         let from_mrz = mrz_fields.as_ref().and_then(|(f, c)| mrz_value(name, f, c, today));
         let value = match (from_mrz, from_printed) {
             (Some(m), Some(p)) => {
-                if agrees(name, &m, &p) {
-                    // Names keep the printed form (accents) unless OCR lost a space in it;
-                    // the rest the MRZ's.
-                    let is_name = matches!(name, FieldName::Surname | FieldName::GivenNames);
-                    let v = if is_name && names_agree(&m, &p, false) { p } else { m };
-                    FieldValue { value: v, source: Source::BothAgree }
+                let is_name = matches!(name, FieldName::Surname | FieldName::GivenNames);
+                let state = mrz_fields.as_ref().map_or("", |(f, _)| f.issuing_state.trim_end_matches('<'));
+                // The raw printed name: upper-casing first would turn a misread l for I into L.
+                let raw = printed_of(name).map_or("", |f| f.value.as_str());
+                if let Some(restored) = is_name.then(|| restore_name(raw, &m, state)).flatten() {
+                    // Names keep the printed form (accents), mended where the MRZ shows
+                    // what the recognizer lost.
+                    FieldValue { value: restored.to_uppercase(), source: Source::BothAgree }
+                } else if agrees(name, &m, &p) {
+                    // A name that agrees only with its spaces ignored takes the MRZ's form.
+                    FieldValue { value: m, source: Source::BothAgree }
                 } else {
                     mismatches.push(name);
                     FieldValue { value: m, source: Source::Disagree }
@@ -159,6 +167,12 @@ fn agrees(name: FieldName, mrz: &str, printed: &str) -> bool {
     match name {
         FieldName::Surname | FieldName::GivenNames => names_agree(mrz, printed, true),
         FieldName::Nationality => mrz.trim_end_matches('<') == printed.trim_end_matches('<'),
+        // Printed fonts make 0/O, 1/I, 8/B alike too: such a difference is the reader's.
+        FieldName::DocumentNumber => {
+            let canonical =
+                |s: &str| -> String { s.chars().map(|c| look_alike(c, CharKind::Digit).unwrap_or(c)).collect() };
+            canonical(mrz) == canonical(printed)
+        }
         _ => mrz == printed,
     }
 }
@@ -250,5 +264,27 @@ mod tests {
         assert_eq!(data["surname"].value, "ERIKSSON");
         let (_, mismatches) = merge(Some(&mrz), &[field(FieldName::GivenNames, "ANNA MARTA")], "2026-11-27");
         assert_eq!(mismatches, vec![FieldName::GivenNames]);
+    }
+
+    #[test]
+    fn names_keep_their_printed_letters_where_the_mrz_shows_what_ocr_lost() {
+        let mrz = Mrz::parse(&[
+            "IDDNKLS28622667<<<<<<<<<<<<<<<",
+            "9408089F2710279DNK<<<<<<<<<<<2",
+            "MOELGAARD<<IOANA<<<<<<<<<<<<<<",
+        ])
+        .expect("valid");
+        assert!(mrz.is_valid());
+        let field =
+            |name, value: &str| PrintedField { name, label: String::new(), value: value.into(), confidence: 0.9 };
+        let printed = [field(FieldName::Surname, "MOLGAARD"), field(FieldName::GivenNames, "loana")];
+        let (data, mismatches) = merge(Some(&mrz), &printed, "2026-11-27");
+        assert!(mismatches.is_empty(), "{mismatches:?}");
+        assert_eq!(data["surname"].value, "MØLGAARD");
+        assert_eq!(data["given_names"].value, "IOANA");
+        let (_, mismatches) = merge(Some(&mrz), &[field(FieldName::DocumentNumber, "LS286Z266")], "2026-11-27");
+        assert!(mismatches.is_empty(), "a Z for a 2 is the reader's: {mismatches:?}");
+        let (_, mismatches) = merge(Some(&mrz), &[field(FieldName::DocumentNumber, "LS2862267")], "2026-11-27");
+        assert_eq!(mismatches, vec![FieldName::DocumentNumber]);
     }
 }

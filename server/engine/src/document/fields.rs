@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::mrz::MrzFields;
 use crate::ocr::TextLine;
 
 /// The printed fields this engine reads.
@@ -205,7 +206,9 @@ pub struct PrintedField {
 }
 
 /// Finds each field's label among the card's text lines and takes the value laid out with it.
-pub fn read_printed_fields(lines: &[TextLine]) -> Vec<PrintedField> {
+/// Fields whose label was not detected are then looked for by the form of their value
+/// ([`super::unlabelled`]), names with the MRZ's help.
+pub fn read_printed_fields(lines: &[TextLine], mrz: Option<&MrzFields>, today: &str) -> Vec<PrintedField> {
     let mut used = vec![false; lines.len()];
     let mut out = Vec::new();
     for name in FieldName::ALL {
@@ -232,6 +235,8 @@ pub fn read_printed_fields(lines: &[TextLine]) -> Vec<PrintedField> {
             });
         }
     }
+    super::unlabelled::add_unlabelled(lines, &mut used, &mut out, mrz, today);
+    out.sort_by_key(|f| f.name);
     out
 }
 
@@ -299,21 +304,57 @@ fn looks_like_label(text: &str) -> bool {
         && (text.contains('/') || text.chars().any(|c| c.is_lowercase()))
 }
 
-/// Parses printed dates: 12.08.1974, 12 08 1974, 12/08/1974, 12 AUG 1974, 12 AUG/AOÛT 1974.
+/// Parses printed dates: 12.08.1974, 12 08 1974, 12/08/1974, 12 AUG 1974, 12 AUG/AOÛT 1974,
+/// and the same with the separators the recognizer dropped (12081974, 12AUG1974). The whole
+/// line must be a date: any other word in it (a label) and it is not one.
 pub fn parse_printed_date(text: &str) -> Option<String> {
-    let folded = fold(text).to_uppercase();
-    let tokens: Vec<&str> = folded.split([' ', '.', '-']).filter(|t| !t.is_empty()).collect();
-    let numeric: Vec<&str> = folded.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).collect();
-    let (day, month, year) = if numeric.len() == 3 && numeric[2].len() == 4 {
-        (numeric[0].parse::<u32>().ok()?, numeric[1].parse::<u32>().ok()?, numeric[2].parse::<u32>().ok()?)
-    } else {
-        let day = tokens.first()?.trim_matches(|c: char| !c.is_ascii_digit()).parse::<u32>().ok()?;
-        let year = tokens.last()?.trim_matches(|c: char| !c.is_ascii_digit()).parse::<u32>().ok()?;
-        let month = tokens.get(1..tokens.len() - 1)?.iter().find_map(|t| month_number(t))?;
-        (day, month, year)
+    let folded = mend_zero_o(&fold(text).to_uppercase());
+    let digit_runs: Vec<&str> = folded.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).collect();
+    let words: Vec<&str> = folded.split(|c: char| !c.is_ascii_alphabetic()).filter(|t| !t.is_empty()).collect();
+    let months: Vec<u32> = words.iter().filter_map(|w| month_number(w)).collect();
+    if months.len() != words.len() {
+        return None;
+    }
+    let (day, month, year) = match (months.first(), digit_runs.as_slice()) {
+        (Some(&m), [d, y]) => (*d, m, *y),
+        (None, [d, m, y]) => (*d, m.parse().ok()?, *y),
+        (None, _) => {
+            // Every separator lost: ddmmyyyy.
+            let all = digit_runs.concat();
+            if all.len() != 8 {
+                return None;
+            }
+            let (d, rest) = all.split_at(2);
+            let (m, y) = rest.split_at(2);
+            return date_iso(d.parse().ok()?, m.parse().ok()?, y);
+        }
+        _ => return None,
     };
+    date_iso(day.parse().ok()?, month, year)
+}
+
+fn date_iso(day: u32, month: u32, year: &str) -> Option<String> {
+    let year: u32 = if year.len() == 4 { year.parse().ok()? } else { return None };
     ((1..=31).contains(&day) && (1..=12).contains(&month) && (1900..=2100).contains(&year))
         .then(|| format!("{year:04}-{month:02}-{day:02}"))
+}
+
+/// The recognizer's 0/O confusion inside words (A0UT) and numbers (2O19).
+fn mend_zero_o(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let at = |i: usize| chars.get(i).copied().unwrap_or(' ');
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let (before, after) = (if i == 0 { ' ' } else { at(i - 1) }, at(i + 1));
+            match c {
+                '0' if before.is_ascii_alphabetic() && after.is_ascii_alphabetic() => 'O',
+                'O' if before.is_ascii_digit() && after.is_ascii_digit() => '0',
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 fn month_number(token: &str) -> Option<u32> {
@@ -331,7 +372,7 @@ fn month_number(token: &str) -> Option<u32> {
         &["NOV"],
         &["DEC"],
     ];
-    token.split('/').find_map(|part| MONTHS.iter().position(|names| names.contains(&part)).map(|i| i as u32 + 1))
+    MONTHS.iter().position(|names| names.contains(&token)).map(|i| i as u32 + 1)
 }
 
 /// "M", "F/F", "M/M", "X" → one letter.
@@ -351,6 +392,22 @@ mod tests {
         }
         assert_eq!(parse_printed_date("30 SEP/SEPT 1990").as_deref(), Some("1990-09-30"));
         assert_eq!(parse_printed_date("not a date"), None);
+    }
+
+    #[test]
+    fn printed_dates_parse_with_lost_separators_and_zero_for_o() {
+        for (text, iso) in [
+            ("30SEP/SEPT1990", "1990-09-30"),
+            ("23022003", "2003-02-23"),
+            ("11AUG/A0UT1989", "1989-08-11"),
+            ("29 DEC/DEC 2026", "2026-12-29"),
+            ("21NOV 1989", "1989-11-21"),
+        ] {
+            assert_eq!(parse_printed_date(text).as_deref(), Some(iso), "{text}");
+        }
+        for text in ["Date of birth 1990", "IDENTITY CARD 2019", "230220031", "12 FOO 1974"] {
+            assert_eq!(parse_printed_date(text), None, "{text}");
+        }
     }
 
     #[test]

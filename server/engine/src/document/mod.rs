@@ -3,7 +3,8 @@
 //! Pipeline: text detection on the downscaled photo → MRZ lines read (direction voted by the
 //! longest lines) and assembled/repaired against the check digits (`mrz_reader`, `mrz_repair`) → the card
 //! outline predicted from the MRZ and snapped to the card's edges (`card`) → the card
-//! rectified to 1200×757 → quality (`quality`) → printed fields by label (`fields`) →
+//! rectified to 1200×757 → quality (`quality`) → printed fields by label (`fields`), else by
+//! the form of their value (`unlabelled`) →
 //! portrait (`portrait`) → MRZ/printed cross-check and document checks (`checks`).
 
 pub mod card;
@@ -13,8 +14,10 @@ pub mod fields;
 pub mod mrz;
 pub mod mrz_reader;
 pub mod mrz_repair;
+pub mod names;
 pub mod portrait;
 pub mod quality;
+pub mod unlabelled;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -273,8 +276,8 @@ fn assemble_reading(
     thresholds: &QualityThresholds,
 ) -> DocumentReading {
     let today = checks::today_utc();
-    let printed = fields::read_printed_fields(card_text);
     let mrz_parsed = mrz.as_ref().map(|m| &m.repaired.mrz);
+    let printed = fields::read_printed_fields(card_text, mrz_parsed.map(|m| m.fields()).as_ref(), &today);
     let (data, mismatches) = checks::merge(mrz_parsed, &printed, &today);
     let expiry = data.get("date_of_expiry").map(|v| v.value.as_str());
     let document_checks = checks::document_checks(mrz_parsed, &mismatches, expiry, &today);

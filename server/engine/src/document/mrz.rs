@@ -140,7 +140,7 @@ pub struct Mrz {
 }
 
 /// Fields as printed in the MRZ (fillers trimmed, names with spaces, dates YYMMDD).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MrzFields {
     pub document_code: String,
     pub issuing_state: String,
