@@ -30,14 +30,16 @@ pub fn add_unlabelled(
     today: &str,
 ) {
     let missing = |found: &[PrintedField], name: FieldName| !found.iter().any(|f| f.name == name);
-    let free: Vec<usize> = reading_order(lines).into_iter().filter(|&i| !used[i]).collect();
+    let free: Vec<usize> = reading_order(lines)
+        .into_iter()
+        .filter(|&i| !used[i] && lines[i].recognition.confidence >= MIN_CONFIDENCE)
+        .collect();
     // Dates after this are expiry dates: today, or with an MRZ a year before its expiry (an
     // old specimen's dates all lie in the past).
     let expiry_after = mrz
         .and_then(|m| mrz_date_to_iso(&m.date_of_expiry, false, today))
         .and_then(|e| Some(format!("{:04}{}", e.get(..4)?.parse::<i32>().ok()? - 1, e.get(4..)?)))
         .unwrap_or_else(|| today.to_string());
-    let free: Vec<usize> = free.into_iter().filter(|&i| lines[i].recognition.confidence >= MIN_CONFIDENCE).collect();
     add_dates(lines, &free, used, found, &expiry_after);
     if missing(found, FieldName::Sex) {
         take_best(lines, &free, used, found, FieldName::Sex, |t| is_sex(t).then_some(0));
@@ -75,8 +77,8 @@ fn take_best(
     name: FieldName,
     score: impl Fn(&str) -> Option<usize>,
 ) {
-    // `score`: lower is better, `None` is not this field.
-    // Reading order breaks ties: the first of equal candidates wins.
+    // `score`: lower is better, `None` is not this field. Reading order breaks ties: the
+    // first of equal candidates wins.
     let best = free
         .iter()
         .filter(|&&i| !used[i])
