@@ -106,10 +106,12 @@ pub fn merge(
         let value = match (from_mrz, from_printed) {
             (Some(m), Some(p)) => {
                 let is_name = matches!(name, FieldName::Surname | FieldName::GivenNames);
-                let state = mrz_fields.as_ref().map_or("", |(f, _)| f.issuing_state.trim_end_matches('<'));
-                // The raw printed name: upper-casing first would turn a misread l for I into L.
-                let raw = printed_of(name).map_or("", |f| f.value.as_str());
-                if let Some(restored) = is_name.then(|| restore_name(raw, &m, state)).flatten() {
+                let restored = is_name.then(|| {
+                    let state = mrz_fields.as_ref().map_or("", |(f, _)| f.issuing_state.trim_end_matches('<'));
+                    // The raw printed name: upper-casing first would turn a misread l for I into L.
+                    restore_name(printed_of(name).map_or("", |f| f.value.as_str()), &m, state)
+                });
+                if let Some(restored) = restored.flatten() {
                     // Names keep the printed form (accents), mended where the MRZ shows
                     // what the recognizer lost.
                     FieldValue { value: restored.to_uppercase(), source: Source::BothAgree }
@@ -165,7 +167,7 @@ fn mrz_value(name: FieldName, f: &super::mrz::MrzFields, c: &super::mrz::CheckRe
 
 fn agrees(name: FieldName, mrz: &str, printed: &str) -> bool {
     match name {
-        FieldName::Surname | FieldName::GivenNames => names_agree(mrz, printed, true),
+        FieldName::Surname | FieldName::GivenNames => names_agree(mrz, printed),
         FieldName::Nationality => mrz.trim_end_matches('<') == printed.trim_end_matches('<'),
         // Printed fonts make 0/O, 1/I, 8/B alike too: such a difference is the reader's.
         FieldName::DocumentNumber => {
@@ -178,10 +180,10 @@ fn agrees(name: FieldName, mrz: &str, printed: &str) -> bool {
 }
 
 /// A printed name against the MRZ's (ICAO transliteration). The MRZ name may be truncated to
-/// fit its field; with `ignore_spaces`, a space the recognizer dropped between two printed
-/// words ("LUKADURO") is not a disagreement.
-fn names_agree(mrz: &str, printed: &str, ignore_spaces: bool) -> bool {
-    let squash = |s: &str| if ignore_spaces { s.split_whitespace().collect::<String>() } else { s.to_string() };
+/// fit its field, and a space the recognizer dropped between two printed words ("LUKADURO")
+/// is not a disagreement.
+fn names_agree(mrz: &str, printed: &str) -> bool {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
     let (p, m) = (squash(&mrz_form_of_name(printed)), squash(mrz));
     p == m || (mrz.len() >= 10 && p.starts_with(&m))
 }
