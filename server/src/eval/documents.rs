@@ -392,7 +392,7 @@ fn summarise(results: &[ImageResult]) -> Summary {
     for (name, f) in [
         ("decode", (|t: &Timings| t.decode_ms) as fn(&Timings) -> f64),
         ("detect_photo", |t| t.detect_photo_ms),
-        ("mrz", |t| t.mrz_ms),
+        ("mrz_search", |t| t.mrz_search_ms),
         ("card", |t| t.card_ms),
         ("fields", |t| t.fields_ms),
         ("total", |t| t.total_ms),

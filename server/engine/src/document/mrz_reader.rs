@@ -6,7 +6,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::mrz::MrzFormat;
-use super::mrz_repair::{OcrChar, RepairedMrz, assemble};
+use super::mrz_repair::{OcrChar, RepairReason, RepairedMrz, assemble};
 use crate::ocr::geometry::{Point, Quad};
 use crate::ocr::recognition::Recognition;
 use crate::ocr::{OcrEngine, OcrError, TextBox};
@@ -43,6 +43,12 @@ impl MrzReading {
         self.repaired.mrz.is_valid() && self.repaired.repairs.is_empty()
     }
 
+    /// Passes its checks with at most characters impossible at their position replaced by
+    /// their look-alikes (`0` in a country code read as `O`), repairs that need no choice.
+    pub fn is_sound(&self) -> bool {
+        self.repaired.mrz.is_valid() && self.repaired.repairs.iter().all(|r| r.reason == RepairReason::CharacterClass)
+    }
+
     /// The MRZ text block: first line's top edge to the last line's bottom edge. The lines of
     /// an MRZ are equally long, but the detector may stop one at its fillers (a valid reading
     /// can come from such a box): a first or last line shorter than the longest is extended
@@ -59,7 +65,7 @@ impl MrzReading {
 
 /// Boxes long and thin enough to be an MRZ line or its start: the detector often stops a
 /// line at its long run of fillers, leaving only the first 10–20 characters.
-fn is_line_candidate(b: &TextBox) -> bool {
+pub(super) fn is_line_candidate(b: &TextBox) -> bool {
     b.quad.width() > 6.0 * b.quad.height() && b.quad.height() >= 4.0
 }
 
@@ -170,7 +176,7 @@ fn search_lines(reads: &[Vec<(Quad, Recognition)>]) -> MrzSearch {
 
 /// Ratio of a TD1 MRZ block's width to its height (first line's top to last line's bottom),
 /// from [`super::card::TD1_MRZ_PLACEMENT`] on the rectified card.
-fn td1_block_aspect() -> f64 {
+pub(super) fn td1_block_aspect() -> f64 {
     let p = super::card::TD1_MRZ_PLACEMENT;
     let (w, h) = (super::card::RECTIFIED_WIDTH as f64, super::card::RECTIFIED_HEIGHT as f64);
     (p.right - p.left) * w / ((p.bottom - p.top) * h)
@@ -215,7 +221,7 @@ pub fn td1_block_from_line_starts(lines: &[MrzLineReading]) -> Option<Quad> {
 
 /// TD1 line pitch over the line height as the DB detector outlines it (8.3 % vs 7.3 % of the
 /// card height).
-const PITCH_RATIO: f64 = 1.15;
+pub(super) const PITCH_RATIO: f64 = 1.15;
 
 fn by_confidence(a: &&MrzLineReading, b: &&MrzLineReading) -> std::cmp::Ordering {
     a.confidence.total_cmp(&b.confidence)
@@ -316,15 +322,21 @@ pub fn reread_td1(
         .iter()
         .map(|c| to_photo.apply_quad(&Quad::from_rect(0.03 * w, (c - 0.040) * h, 0.975 * w, (c + 0.040) * h)))
         .collect();
-    let mask = ocr.alphabet().mask_of(MRZ_ALPHABET);
-    let readings = ocr.recognize_stretched(photo, &quads, Some(&mask), MRZ_STRETCH)?;
-    let lines: Vec<MrzLineReading> = quads.iter().zip(&readings).map(|(q, r)| to_line_reading(*q, r)).collect();
-    let refs: Vec<&MrzLineReading> = lines.iter().collect();
-    Ok(match (try_format(MrzFormat::Td1, &refs), first) {
+    Ok(match (read_td1_lines(ocr, photo, &quads)?, first) {
         (Some(second), Some(first)) if group_score(&second) <= group_score(&first) => Some(first),
         (Some(second), _) => Some(second),
         (None, first) => first,
     })
+}
+
+/// Reads three TD1 line quads (photo coordinates, reading order, top to bottom) as MRZ and
+/// assembles them; `None` when they do not make a TD1 MRZ.
+pub fn read_td1_lines(ocr: &OcrEngine, photo: &RgbImage, quads: &[Quad]) -> Result<Option<MrzReading>, OcrError> {
+    let mask = ocr.alphabet().mask_of(MRZ_ALPHABET);
+    let readings = ocr.recognize_stretched(photo, quads, Some(&mask), MRZ_STRETCH)?;
+    let lines: Vec<MrzLineReading> = quads.iter().zip(&readings).map(|(q, r)| to_line_reading(*q, r)).collect();
+    let refs: Vec<&MrzLineReading> = lines.iter().collect();
+    Ok(try_format(MrzFormat::Td1, &refs))
 }
 
 /// Confidence, weighted towards lines with fillers (an MRZ line nearly always has some).
