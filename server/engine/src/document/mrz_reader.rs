@@ -311,15 +311,18 @@ pub fn reread_td1(
     ocr: &OcrEngine,
     photo: &RgbImage,
     corners: &Quad,
+    shift: f64,
     first: Option<MrzReading>,
 ) -> Result<Option<MrzReading>, OcrError> {
     use crate::ocr::geometry::Homography;
     let (w, h) = (super::card::RECTIFIED_WIDTH as f64, super::card::RECTIFIED_HEIGHT as f64);
     let frame = Quad::from_rect(0.0, 0.0, w, h);
     let Some(to_photo) = Homography::from_points(&frame.0, &corners.0) else { return Ok(first) };
-    // TD1 line centres at 78.2 %, 86.4 % and 94.7 % of the card height, pitch 8.3 %.
+    // TD1 line centres at 78.2 %, 86.4 % and 94.7 % of the card height, pitch 8.3 %, moved by
+    // `shift` (a fraction of the card height) where the card's MRZ sits off ICAO's nominal place.
     let quads: Vec<Quad> = [0.782, 0.864, 0.947]
         .iter()
+        .map(|c| c + shift)
         .map(|c| to_photo.apply_quad(&Quad::from_rect(0.03 * w, (c - 0.040) * h, 0.975 * w, (c + 0.040) * h)))
         .collect();
     Ok(match (read_td1_lines(ocr, photo, &quads)?, first) {
