@@ -25,13 +25,20 @@ pub struct MrzPlacement {
     pub bottom: f64,
 }
 
+impl MrzPlacement {
+    /// The MRZ block on the rectified card, in pixels.
+    pub fn in_card(&self) -> Quad {
+        let (w, h) = (RECTIFIED_WIDTH as f64, RECTIFIED_HEIGHT as f64);
+        Quad::from_rect(self.left * w, self.top * h, self.right * w, self.bottom * h)
+    }
+}
+
 pub const TD1_MRZ_PLACEMENT: MrzPlacement = MrzPlacement { left: 0.052, right: 0.957, top: 0.745, bottom: 0.983 };
 
 /// The card outline predicted from the MRZ block (corners TL, TR, BR, BL in reading order).
 pub fn card_from_mrz(mrz_block: &Quad, placement: &MrzPlacement) -> Option<Quad> {
     let (w, h) = (RECTIFIED_WIDTH as f64, RECTIFIED_HEIGHT as f64);
-    let in_card = Quad::from_rect(placement.left * w, placement.top * h, placement.right * w, placement.bottom * h);
-    let to_photo = Homography::from_points(&in_card.0, &mrz_block.0)?;
+    let to_photo = Homography::from_points(&placement.in_card().0, &mrz_block.0)?;
     let predicted = to_photo.apply_quad(&Quad::from_rect(0.0, 0.0, w, h));
     // A homography extrapolated from a flat strip can fold over: keep only a sane, convex quad.
     is_convex(&predicted).then_some(predicted)

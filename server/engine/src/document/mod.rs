@@ -215,9 +215,10 @@ impl DocumentEngine {
         scale: f64,
     ) -> Result<Option<InPlace>, DocumentError> {
         let Some(shape) = td1_shape::find_td1_block(boxes, small.dimensions()) else { return Ok(None) };
-        let Some(corners) = locate_card(&shape.block.scale(scale), small, boxes, scale) else { return Ok(None) };
+        let block = shape.block.scale(scale);
+        let Some(corners) = locate_card(&block, small, boxes, scale) else { return Ok(None) };
         let card = card::rectify(photo, &corners);
-        let shift = block_shift(&shape.block.scale(scale), &corners);
+        let shift = block_shift(&block, &corners);
         let (mrz, card_text) = rayon::join(
             || mrz_reader::reread_td1(&self.ocr, photo, &corners, shift, None),
             || self.read_card_text(&card),

@@ -122,8 +122,7 @@ fn shape(first: &Quad, second: &Quad, third: &Quad, axis: Point) -> Option<Td1Sh
 fn text_on_card(block: &Quad, boxes: &[TextBox]) -> usize {
     let placement = card::TD1_MRZ_PLACEMENT;
     let (w, h) = (card::RECTIFIED_WIDTH as f64, card::RECTIFIED_HEIGHT as f64);
-    let in_card = Quad::from_rect(placement.left * w, placement.top * h, placement.right * w, placement.bottom * h);
-    let Some(to_card) = Homography::from_points(&block.0, &in_card.0) else { return 0 };
+    let Some(to_card) = Homography::from_points(&block.0, &placement.in_card().0) else { return 0 };
     boxes
         .iter()
         .map(|b| to_card.apply(b.quad.center()))
