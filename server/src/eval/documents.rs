@@ -29,6 +29,8 @@ pub struct ImageResult {
     pub error: Option<String>,
     /// Largest corner error / image diagonal (ground truth with corners only).
     pub corner_error: Option<f64>,
+    /// The corners found (TL, TR, BR, BL of the upright card, photo pixels), for failure analysis.
+    pub corners: Option<[[f64; 2]; 4]>,
     pub mrz_expected: bool,
     pub mrz_found: bool,
     pub mrz_valid: bool,
@@ -163,6 +165,7 @@ fn evaluate_one(engine: &DocumentEngine, image: &Path, truth: &Value) -> ImageRe
         stages: None,
         error: None,
         corner_error: None,
+        corners: None,
         mrz_expected: !mrz_truth.is_empty(),
         mrz_found: false,
         mrz_valid: false,
@@ -188,6 +191,7 @@ fn evaluate_one(engine: &DocumentEngine, image: &Path, truth: &Value) -> ImageRe
 fn score(result: &mut ImageResult, r: &DocumentReading, truth: &Value) {
     result.stages = Some(r.timings);
     result.reasons = r.reason_codes().iter().map(|s| s.to_string()).collect();
+    result.corners = r.corners.map(|q| q.0.map(|p| [p.x, p.y]));
     if let (Some(corners), Some(found)) = (truth_corners(truth), r.corners) {
         let size = truth.get("image_size").and_then(Value::as_array);
         let (w, h) = size.map(|s| (s[0].as_f64().unwrap_or(1.0), s[1].as_f64().unwrap_or(1.0))).unwrap_or((1.0, 1.0));

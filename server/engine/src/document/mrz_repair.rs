@@ -36,6 +36,10 @@ pub enum RepairReason {
     Filler,
     /// The only substitution that makes a failing check digit hold.
     CheckDigit,
+    /// A filler the recognizer dropped from a run, with the line's end pushed out by one
+    /// character (a stray mark read past the last character), put back because the check
+    /// digits then hold.
+    FillerShift,
 }
 
 /// An MRZ assembled from OCR lines, with the repairs that were applied.
@@ -65,6 +69,9 @@ pub fn assemble(format: MrzFormat, lines: &[Vec<OcrChar>]) -> Option<RepairedMrz
     let mut mrz = to_mrz(format, &work)?;
     if !mrz.is_valid() {
         mrz = repair_by_check_digits(format, &work, &kinds, &mut repairs).unwrap_or(mrz);
+    }
+    if !mrz.is_valid() {
+        mrz = realign_fillers(format, &work, &mut repairs).unwrap_or(mrz);
     }
     Some(RepairedMrz { mrz, repairs })
 }
@@ -368,6 +375,50 @@ fn repair_by_check_digits(
     Some(mrz)
 }
 
+/// CTC merges two fillers where it sees no gap between them: the rest of the line moves one
+/// place left and whatever lies past the last character (the card edge, a shadow) fills the
+/// end. Puts the filler back in one run and drops the last character; kept only when exactly
+/// one such shift, over all runs of all lines, makes the MRZ valid with plausible dates.
+fn realign_fillers(format: MrzFormat, lines: &[Vec<OcrChar>], repairs: &mut Vec<Repair>) -> Option<Mrz> {
+    let mut solutions: Vec<(usize, Vec<OcrChar>, Mrz)> = Vec::new();
+    for (l, line) in lines.iter().enumerate() {
+        for start in filler_run_starts(line) {
+            let mut shifted = line.clone();
+            shifted.insert(start, filler('<'));
+            shifted.pop();
+            let mut trial = lines.to_vec();
+            trial[l] = shifted.clone();
+            if let Some(mrz) = to_mrz(format, &trial).filter(|m| m.is_valid() && plausible_dates(m)) {
+                solutions.push((l, shifted, mrz));
+            }
+        }
+    }
+    if solutions.len() != 1 {
+        return None;
+    }
+    let (l, shifted, mrz) = solutions.pop()?;
+    repairs.push(Repair {
+        line: l,
+        position: None,
+        from: lines[l].iter().map(|c| c.symbol).collect(),
+        to: shifted.iter().map(|c| c.symbol).collect(),
+        reason: RepairReason::FillerShift,
+    });
+    Some(mrz)
+}
+
+/// Where each run of fillers in `line` begins (a run ending the line has nothing to push).
+fn filler_run_starts(line: &[OcrChar]) -> Vec<usize> {
+    let is_filler = |i: usize| line.get(i).is_some_and(|c| c.symbol == '<');
+    (0..line.len())
+        .filter(|&i| is_filler(i) && (i == 0 || !is_filler(i - 1)))
+        .filter(|&i| {
+            let end = (i..line.len()).find(|&j| !is_filler(j)).unwrap_or(line.len());
+            end < line.len()
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Substitution {
     line: usize,
@@ -446,6 +497,32 @@ mod tests {
         let r = assemble(MrzFormat::Td1, &lines).expect("assembled");
         assert_eq!(r.mrz.line_strings(), TD1.map(String::from).to_vec());
         assert_eq!(r.repairs.iter().filter(|x| x.reason == RepairReason::LineLength).count(), 2);
+    }
+
+    #[test]
+    fn a_dropped_filler_with_a_stray_last_character_is_put_back() {
+        // A real misreading (rotated card on wood): one filler of line 2 merged away, an X
+        // read past the composite check digit.
+        let lines = [
+            ocr("I<UTOKCJCEACDR1<<<<<<<<<<<<<<<"),
+            ocr("7103232M2612292ISL<<<<<<<<<<0X"),
+            ocr("JONSDOTTIR<<OLAFUR<<<<<<<<<<<<"),
+        ];
+        let r = assemble(MrzFormat::Td1, &lines).expect("assembled");
+        assert!(r.mrz.is_valid());
+        assert_eq!(r.mrz.line_strings()[1], "7103232M2612292ISL<<<<<<<<<<<0");
+        assert_eq!(r.repairs.last().map(|x| x.reason), Some(RepairReason::FillerShift));
+    }
+
+    #[test]
+    fn a_shift_that_breaks_the_check_digits_is_not_made() {
+        let lines = [
+            ocr("I<UTOKCJCEACDR1<<<<<<<<<<<<<<<"),
+            ocr("7103232M2612292ISL<<<<<<<<<<7X"),
+            ocr("JONSDOTTIR<<OLAFUR<<<<<<<<<<<<"),
+        ];
+        let r = assemble(MrzFormat::Td1, &lines).expect("assembled");
+        assert!(r.repairs.iter().all(|x| x.reason != RepairReason::FillerShift));
     }
 
     #[test]
