@@ -407,14 +407,16 @@ fn realign_fillers(format: MrzFormat, lines: &[Vec<OcrChar>], repairs: &mut Vec<
     Some(mrz)
 }
 
-/// Where each run of fillers in `line` begins (a run ending the line has nothing to push).
+/// Where each run of at least two fillers in `line` begins, past the line's first character
+/// (CTC merges a filler into a neighbouring one; a lone filler at the start is more likely a
+/// lost document code) and not ending the line (which would push nothing).
 fn filler_run_starts(line: &[OcrChar]) -> Vec<usize> {
     let is_filler = |i: usize| line.get(i).is_some_and(|c| c.symbol == '<');
-    (0..line.len())
-        .filter(|&i| is_filler(i) && (i == 0 || !is_filler(i - 1)))
+    (1..line.len())
+        .filter(|&i| is_filler(i) && !is_filler(i - 1))
         .filter(|&i| {
             let end = (i..line.len()).find(|&j| !is_filler(j)).unwrap_or(line.len());
-            end < line.len()
+            end - i >= 2 && end < line.len()
         })
         .collect()
 }
