@@ -317,8 +317,7 @@ fn locate_card(block: &Quad, small: &RgbImage, boxes: &[TextBox], scale: f64) ->
     let predicted = card::card_from_mrz(&block, &card::TD1_MRZ_PLACEMENT)?;
     let bands = search_bands(&predicted, boxes);
     let edges = card::EdgeImage::new(small);
-    let refined = card::refine_card(&edges, &predicted, &bands);
-    Some(refined.scale(scale))
+    Some(card::refine_card(&edges, &predicted, &bands).scale(scale))
 }
 
 /// Search bands per side: never inside the card's own text (which bounds the header band,
