@@ -143,22 +143,91 @@ pub fn refine_card(edges: &EdgeImage, predicted: &Quad, bands: &[SearchBand; 4])
     }
 }
 
-/// Samples the edge strength across the side at many points and fits a line to the strongest
-/// responses with RANSAC.
+/// One gradient peak on a scan line across a side.
+#[derive(Debug, Clone, Copy)]
+struct EdgePeak {
+    point: Point,
+    strength: f64,
+    /// Which scan line along the side it came from.
+    scan: usize,
+}
+
+const SCAN_LINES: usize = 48;
+
+/// The gradient peaks on scan lines across one side of the predicted card.
+struct SideScan {
+    /// Where each scan line crosses the predicted side.
+    bases: Vec<Point>,
+    /// Unit normal of the predicted side, pointing out of the card.
+    normal: Point,
+    band: SearchBand,
+    peaks: Vec<EdgePeak>,
+}
+
+impl SideScan {
+    fn new(edges: &EdgeImage, a: Point, b: Point, center: Point, band: &SearchBand) -> Self {
+        let mut normal = b.minus(a).perp().unit();
+        if normal.dot(a.minus(center)) < 0.0 {
+            normal = normal.scale(-1.0);
+        }
+        let bases: Vec<Point> =
+            (0..SCAN_LINES).map(|scan| a.lerp(b, 0.12 + 0.76 * scan as f64 / (SCAN_LINES - 1) as f64)).collect();
+        let peaks = bases
+            .iter()
+            .enumerate()
+            .flat_map(|(scan, &base)| {
+                edge_peaks(edges, base, normal, band).into_iter().map(move |(point, strength)| EdgePeak {
+                    point,
+                    strength,
+                    scan,
+                })
+            })
+            .collect();
+        Self { bases, normal, band: *band, peaks }
+    }
+
+    /// How far out of the predicted side `line` crosses scan line `scan`.
+    fn offset_at(&self, line: &Line, scan: usize) -> f64 {
+        let base = self.bases[scan];
+        (line.offset - line.normal.dot(base)) / line.normal.dot(self.normal)
+    }
+
+    /// The share of the scan lines crossing `line` inside the band that have a peak on it. A
+    /// line leaving the band (a badly predicted angle) is judged on the part it can be seen.
+    fn support(&self, line: &Line) -> f64 {
+        let visible = (0..SCAN_LINES)
+            .filter(|&scan| {
+                let s = self.offset_at(line, scan);
+                s > -self.band.inner + 1.0 && s < self.band.outer - 1.0
+            })
+            .count();
+        Score::Coverage.of(&self.peaks, line) / visible.max(1) as f64
+    }
+}
+
+/// Fits a line to the strongest gradient responses across the side with RANSAC. A strong edge
+/// inside the card (a portrait's border) can outweigh a faint card edge on a pale background;
+/// but the card's edge runs the whole side, so a parallel line further out that is seen on
+/// (nearly) every scan line wins over one that is not.
 fn find_edge(edges: &EdgeImage, a: Point, b: Point, center: Point, band: &SearchBand) -> Option<Line> {
-    let along = b.minus(a);
-    let mut normal = along.perp().unit();
-    if normal.dot(a.minus(center)) < 0.0 {
-        normal = normal.scale(-1.0);
-    }
-    const SAMPLES: usize = 48;
-    let mut candidates: Vec<(Point, f64)> = Vec::new();
-    for i in 0..SAMPLES {
-        let t = 0.12 + 0.76 * i as f64 / (SAMPLES - 1) as f64;
-        let base = a.lerp(b, t);
-        candidates.extend(edge_peaks(edges, base, normal, band));
-    }
-    ransac_line(&candidates, along.unit())
+    let scan = SideScan::new(edges, a, b, center, band);
+    let direction = b.minus(a).unit();
+    let strongest = ransac_line(&scan.peaks, direction, Score::Strength)?;
+    Some(outer_rival(&scan, &strongest, direction).unwrap_or(strongest))
+}
+
+/// A line parallel to `line`, further out, supported on the whole side where `line` is not.
+fn outer_rival(scan: &SideScan, line: &Line, direction: Point) -> Option<Line> {
+    let mine = scan.support(line);
+    let outward = |p: &EdgePeak| {
+        let d = line.normal.dot(p.point) - line.offset;
+        if line.normal.dot(scan.normal) >= 0.0 { d } else { -d }
+    };
+    let outside: Vec<EdgePeak> = scan.peaks.iter().filter(|p| outward(p) > 3.0).copied().collect();
+    let rival = ransac_line(&outside, direction, Score::Coverage)?;
+    let parallel = rival.normal.dot(line.normal).abs() > 0.999;
+    let theirs = scan.support(&rival);
+    (parallel && mine < 0.8 && theirs >= 0.85 && theirs > mine + 0.1).then_some(rival)
 }
 
 /// The strongest gradient responses along one normal scan line (up to three local maxima).
@@ -186,33 +255,55 @@ fn edge_peaks(edges: &EdgeImage, base: Point, normal: Point, band: &SearchBand) 
     peaks
 }
 
-/// The line through two candidates that collects the most gradient from candidates within
-/// 1.5 px, roughly parallel to `direction`; refined by least squares on its inliers.
-fn ransac_line(candidates: &[(Point, f64)], direction: Point) -> Option<Line> {
-    if candidates.len() < 6 {
+/// How RANSAC ranks a candidate line by the peaks within 1.5 px of it.
+#[derive(Clone, Copy)]
+enum Score {
+    /// Total gradient: the most contrasted edge.
+    Strength,
+    /// Scan lines with a peak on it: the edge seen along most of the side.
+    Coverage,
+}
+
+impl Score {
+    fn of(self, peaks: &[EdgePeak], line: &Line) -> f64 {
+        let on_line = peaks.iter().filter(|p| line.distance(p.point) < 1.5);
+        match self {
+            Score::Strength => on_line.map(|p| p.strength).sum(),
+            Score::Coverage => {
+                let mut seen = [false; SCAN_LINES];
+                on_line.for_each(|p| seen[p.scan] = true);
+                seen.iter().filter(|&&s| s).count() as f64
+            }
+        }
+    }
+}
+
+/// The best-scoring line through two peaks, roughly parallel to `direction`, refined by least
+/// squares on its inliers. Every pair of peaks on scan lines at least four apart is tried
+/// (a few hundred peaks, so this is exhaustive and deterministic, not sampled): an edge seen
+/// on only part of the side is still found.
+fn ransac_line(peaks: &[EdgePeak], direction: Point, score: Score) -> Option<Line> {
+    if peaks.len() < 6 {
         return None;
     }
     let mut best: Option<(f64, Line)> = None;
-    let n = candidates.len();
-    // Deterministic pair sampling (no RNG): a fixed stride walk over pairs.
-    let trials = 400.min(n * (n - 1) / 2);
-    for k in 0..trials {
-        let i = (k * 7919) % n;
-        let j = (k * 104_729 + 13) % n;
-        if i == j || candidates[i].0.distance(candidates[j].0) < 10.0 {
-            continue;
-        }
-        let Some(line) = Line::through(candidates[i].0, candidates[j].0) else { continue };
-        if line.normal.dot(direction).abs() > 0.2 {
-            continue;
-        }
-        let support: f64 = candidates.iter().filter(|(p, _)| line.distance(*p) < 1.5).map(|(_, w)| w).sum();
-        if best.is_none_or(|(s, _)| support > s) {
-            best = Some((support, line));
+    for (i, first) in peaks.iter().enumerate() {
+        for second in &peaks[i + 1..] {
+            if first.scan.abs_diff(second.scan) < 4 {
+                continue;
+            }
+            let Some(line) = Line::through(first.point, second.point) else { continue };
+            if line.normal.dot(direction).abs() > 0.2 {
+                continue;
+            }
+            let support = score.of(peaks, &line);
+            if best.is_none_or(|(s, _)| support > s) {
+                best = Some((support, line));
+            }
         }
     }
     let (_, line) = best?;
-    let inliers: Vec<Point> = candidates.iter().filter(|(p, _)| line.distance(*p) < 2.0).map(|(p, _)| *p).collect();
+    let inliers: Vec<Point> = peaks.iter().filter(|p| line.distance(p.point) < 2.0).map(|p| p.point).collect();
     if inliers.len() < 8 {
         return None;
     }
